@@ -1,0 +1,3 @@
+from .amp import CPUAutocastOptimWrapper, enable_amp
+
+__all__ = ['CPUAutocastOptimWrapper', 'enable_amp']

@@ -1,0 +1,193 @@
+"""EfficientMod building blocks (Ma et al., "Efficient Modulation for Vision Networks",
+ICLR 2024).
+
+All blocks work on channels-last tensors ``(B, H, W, C)``: the point-wise projections are
+``nn.Linear`` layers and the norms ``nn.LayerNorm`` over the last dimension, as in the
+paper's implementation, so its checkpoints map onto these modules without reshaping.
+"""
+from typing import Optional
+
+import torch
+from mmcv.cnn import build_activation_layer, build_norm_layer
+from mmcv.cnn.bricks import DropPath
+from torch import Tensor, nn
+
+from .attention import MultiheadSelfAttention
+
+
+def build_channels_last_norm(norm_cfg: dict, num_features: int) -> nn.Module:
+    """``build_norm_layer`` restricted to norms over the last dimension (``'LN'``)."""
+    if norm_cfg.get('type') != 'LN':
+        raise ValueError(f"EfficientMod works on channels-last tensors and needs "
+                         f"norm_cfg=dict(type='LN', ...), got {norm_cfg!r}.")
+    return build_norm_layer(norm_cfg, num_features)[1]
+
+
+class ConvPatchEmbed(nn.Module):
+    """Overlapping patch embedding: ``Conv2d`` then a norm (Sec. 3.3, Table 8).
+
+    The stem is ``kernel=7, stride=4`` and each down-sampling ``kernel=3, stride=2``
+    (padding ``kernel // 2``), so any input size ``H`` gives ``ceil(H / stride)``.
+    Input and output are channels-last.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int,
+                 stride: int, norm_cfg: dict = dict(type='LN')):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, stride,
+                              padding=kernel_size // 2)
+        self.norm = build_channels_last_norm(norm_cfg, out_channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return self.norm(x)
+
+
+class ContextBranch(nn.Module):
+    """Context modelling of Eq. 5: ``ctx(x) = g(GELU(DWConv_{7,1}(f(x))))``.
+
+    ``f`` and ``g`` are linear projections that keep the channel number.
+    """
+
+    def __init__(self, dims: int, kernel_size: int = 7,
+                 act_cfg: dict = dict(type='GELU')):
+        super().__init__()
+        self.f = nn.Linear(dims, dims)
+        self.dwconv = nn.Conv2d(dims, dims, kernel_size, padding=kernel_size // 2,
+                                groups=dims)
+        self.act = build_activation_layer(act_cfg)
+        self.g = nn.Linear(dims, dims)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.f(x).permute(0, 3, 1, 2)
+        x = self.act(self.dwconv(x)).permute(0, 2, 3, 1)
+        return self.g(x)
+
+
+class EfficientModulation(nn.Module):
+    """Efficient modulation, Eq. 4 with the MLP fused in (Sec. 3.2):
+    ``p(ctx(x) ⊙ v(x))``.
+
+    ``v`` expands the channels by ``expand_ratio`` (``r``), followed by GELU when ``r > 1``;
+    the ``C``-channel context is broadcast over the ``r`` groups of ``v(x)`` (i.e.
+    ``ctx`` tiled ``r`` times along the channels) and ``p`` (``proj``) squeezes back to
+    ``C``.
+    """
+
+    def __init__(self, dims: int, expand_ratio: int, kernel_size: int = 7,
+                 act_cfg: dict = dict(type='GELU')):
+        super().__init__()
+        if not isinstance(expand_ratio, int) or expand_ratio < 1:
+            raise ValueError(f'EfficientModulation: expand_ratio must be a positive int, '
+                             f'got {expand_ratio!r}.')
+        self.expand_ratio = expand_ratio
+        hidden = dims * expand_ratio
+        self.v = nn.Linear(dims, hidden)
+        self.v_act = build_activation_layer(act_cfg) if expand_ratio > 1 else nn.Identity()
+        self.ctx = ContextBranch(dims, kernel_size, act_cfg)
+        self.proj = nn.Linear(hidden, dims)
+
+    def forward(self, x: Tensor) -> Tensor:
+        ctx = self.ctx(x)
+        v = self.v_act(self.v(x))
+        if self.expand_ratio > 1:
+            v = (v.unflatten(-1, (self.expand_ratio, -1)) * ctx.unsqueeze(-2)).flatten(-2)
+        else:
+            v = v * ctx
+        return self.proj(v)
+
+
+class EfficientModBlock(nn.Module):
+    """Residual EfficientMod block (Fig. 1c, Sec. 3.3):
+    ``x + DropPath(gamma * EfficientModulation(LN(x)))``.
+
+    Args:
+        dims (int): Channels.
+        expand_ratio (int): Expansion ``r`` of ``v`` (the paper alternates 1 and 6).
+        kernel_size (int): Depth-wise kernel of the context branch. Default: 7.
+        layer_scale_init_value (float): Initial layer scale; ``0`` disables it.
+        drop_path_rate (float): Stochastic depth rate.
+        norm_cfg (dict): Channels-last norm. Default: ``dict(type='LN')``.
+        act_cfg (dict): Activation. Default: ``dict(type='GELU')``.
+    """
+
+    def __init__(self, dims: int, expand_ratio: int, kernel_size: int = 7,
+                 layer_scale_init_value: float = 1e-4, drop_path_rate: float = 0.,
+                 norm_cfg: dict = dict(type='LN'), act_cfg: dict = dict(type='GELU')):
+        super().__init__()
+        self.norm = build_channels_last_norm(norm_cfg, dims)
+        self.mod = EfficientModulation(dims, expand_ratio, kernel_size, act_cfg)
+        if layer_scale_init_value > 0:
+            self.gamma = nn.Parameter(layer_scale_init_value * torch.ones(dims))
+        else:
+            self.gamma = None
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        y = self.mod(self.norm(x))
+        if self.gamma is not None:
+            y = self.gamma * y
+        return x + self.drop_path(y)
+
+
+class TokenMlp(nn.Module):
+    """Two-layer MLP ``fc2(act(fc1(x)))`` over the last dimension."""
+
+    def __init__(self, dims: int, hidden_dims: int, act_cfg: dict = dict(type='GELU'),
+                 drop: float = 0.):
+        super().__init__()
+        self.fc1 = nn.Linear(dims, hidden_dims)
+        self.act = build_activation_layer(act_cfg)
+        self.fc2 = nn.Linear(hidden_dims, dims)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+class EfficientModAttentionBlock(nn.Module):
+    """The vanilla ViT block that EfficientMod appends to stages 3-4 (Sec. 3.3, Table 8).
+
+    Pre-norm global self-attention and MLP with stochastic depth and no layer scale (as
+    the official model). The ``H x W`` map is flattened to ``H * W`` tokens, so it runs on
+    any input size. Heads have ``max(dims // num_heads, min_head_dims)`` channels.
+
+    Args:
+        dims (int): Channels.
+        mlp_ratio (float): MLP hidden ratio. Default: 4.
+        num_heads (int): Attention heads. Default: 8.
+        min_head_dims (int): Lower bound of the per-head width. Default: 32.
+        qkv_bias (bool): Bias of the q/k/v projection. Default: False.
+        drop_path_rate (float): Stochastic depth rate.
+        norm_cfg, act_cfg (dict): Channels-last norm and activation.
+    """
+
+    def __init__(self, dims: int, mlp_ratio: float = 4., num_heads: int = 8,
+                 min_head_dims: int = 32, qkv_bias: bool = False,
+                 drop_path_rate: float = 0., norm_cfg: dict = dict(type='LN'),
+                 act_cfg: dict = dict(type='GELU')):
+        super().__init__()
+        self.norm1 = build_channels_last_norm(norm_cfg, dims)
+        self.attn = MultiheadSelfAttention(
+            dims, num_heads=num_heads, head_dims=max(dims // num_heads, min_head_dims),
+            qkv_bias=qkv_bias)
+        self.norm2 = build_channels_last_norm(norm_cfg, dims)
+        self.mlp = TokenMlp(dims, int(dims * mlp_ratio), act_cfg)
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
+        B, H, W, C = x.shape
+        x = x.reshape(B, H * W, C)
+        x = x + self.drop_path(self.attn(self.norm1(x)))
+        x = x + self.drop_path(self.mlp(self.norm2(x)))
+        return x.reshape(B, H, W, C)
+
+
+class EfficientModStage(nn.Module):
+    """One stage: optional down-sampling, then ``blocks`` (EfficientMod blocks followed
+    by attention blocks)."""
+
+    def __init__(self, downsample: Optional[nn.Module], blocks: nn.ModuleList):
+        super().__init__()
+        self.downsample = downsample
+        self.blocks = blocks

@@ -1,0 +1,164 @@
+"""Hadaptive-Net building blocks: patchify conv and the Adaptive Bottleneck.
+
+The Adaptive Bottleneck (paper Figure 4, Section 3.4) is an inverted bottleneck whose
+expansion layer is chosen per block:
+
+* ``'ghost'``: a :class:`~mmhad.models.layers.GhostModule` expanding ``C`` to
+  ``int(C * expansion)`` channels; Hadaptive-Net uses it for downsampling blocks.
+* ``'hadamard'``: an Adaptive Cross-Hadamard (ACH) layer selecting ``Cs = expansion``
+  channels and appending their ``Cs (Cs - 1) / 2`` pairwise products, i.e. expanding
+  ``C`` to ``C + Cs (Cs - 1) / 2`` channels; used for the residual blocks. A block of
+  this kind is a *Hadamard bottleneck*.
+
+then a depthwise conv (Hardswish), optional squeeze-excitation, and a linear pointwise
+projection, each conv with a single norm. A residual connection is added when the block
+keeps resolution and width.
+
+Downsampling uses 2x2 stride-2 convolutions (ViT-style patchify). With an odd input side
+a 2x2/2 conv would silently drop the last row/column, so :class:`PatchifyConvModule`
+zero-pads the bottom/right to a multiple of the stride first: the output is
+``ceil(H / 2) x ceil(W / 2)`` for any input, and identical to the unpadded conv for even
+sizes.
+"""
+from typing import Optional, Union
+
+import torch.nn.functional as F
+from mmcv.cnn import ConvModule
+from torch import Tensor, nn
+
+from mmhad.registry import MODELS
+from .ghost import GhostModule
+
+__all__ = ['PatchifyConvModule', 'AdaptiveBottleneck', 'hadamard_expanded_channels']
+
+EXPAND_TYPES = ('ghost', 'hadamard')
+
+
+def hadamard_expanded_channels(in_channels: int, num_selected: int) -> int:
+    """Width after ACH: the input plus one product per selected-channel pair."""
+    return in_channels + num_selected * (num_selected - 1) // 2
+
+
+class PatchifyConvModule(ConvModule):
+    """A ``ConvModule`` with ``kernel_size == stride`` that accepts any input size.
+
+    The input is zero-padded at the bottom/right to a multiple of the stride, so every
+    pixel is covered and the output is ``ceil(H / stride) x ceil(W / stride)``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 2,
+                 **kwargs):
+        stride = kwargs.pop('stride', kernel_size)
+        if stride != kernel_size:
+            raise ValueError(f'PatchifyConvModule: kernel_size ({kernel_size}) must equal '
+                             f'stride ({stride}).')
+        if kwargs.pop('padding', 0) != 0:
+            raise ValueError('PatchifyConvModule pads the input itself; padding must be 0.')
+        super().__init__(in_channels, out_channels, kernel_size, stride=stride,
+                         padding=0, **kwargs)
+
+    def forward(self, x: Tensor, *args, **kwargs) -> Tensor:
+        s = self.conv.stride
+        pad_h, pad_w = -x.shape[-2] % s[0], -x.shape[-1] % s[1]
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h))
+        return super().forward(x, *args, **kwargs)
+
+
+def build_conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+               groups: int = 1, norm_cfg: Optional[dict] = None,
+               act_cfg: Optional[dict] = None, who: str = 'conv') -> ConvModule:
+    """A conv with one norm: patchify when ``kernel_size == stride > 1``, else 'same'."""
+    if stride > 1 and kernel_size == stride:
+        return PatchifyConvModule(in_channels, out_channels, kernel_size, groups=groups,
+                                  norm_cfg=norm_cfg, act_cfg=act_cfg)
+    if kernel_size % 2 == 0:
+        raise ValueError(f'{who}: an even kernel size ({kernel_size}) is only supported for '
+                         f'patchify downsampling (kernel_size == stride), got stride '
+                         f'{stride}.')
+    return ConvModule(in_channels, out_channels, kernel_size, stride=stride,
+                      padding=(kernel_size - 1) // 2, groups=groups, norm_cfg=norm_cfg,
+                      act_cfg=act_cfg)
+
+
+@MODELS.register_module()
+class AdaptiveBottleneck(nn.Module):
+    """Inverted bottleneck with a Ghost or an Adaptive Cross-Hadamard expansion.
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        expand (str): ``'ghost'`` or ``'hadamard'``.
+        expansion (float | int): For ``'ghost'`` the expansion ratio (hidden width
+            ``int(in_channels * expansion)``); for ``'hadamard'`` the number of selected
+            channels ``Cs`` (hidden width ``in_channels + Cs (Cs - 1) / 2``).
+        kernel_size (int): Depthwise kernel. ``kernel_size == stride == 2`` is the
+            2x2 patchify downsampling of Hadaptive-Net. Defaults to 3.
+        stride (int): Depthwise stride (1 or 2). Defaults to 1.
+        hadamard_norm (str | type): Normalisation of the Hadamard products, passed to
+            ACH as its ``norm`` argument (the public model uses ``'BN'`` and
+            ``'DySoft'``). Ignored for ``'ghost'``. Defaults to ``'BN'``.
+        se_cfg (dict, optional): Squeeze-excitation after the depthwise conv, the
+            kwargs of ``mmpretrain.models.utils.SELayer`` without ``channels`` (filled
+            with the hidden width). ``None`` (Hadaptive-Net) disables it.
+        norm_cfg (dict): Norm of every conv. Defaults to ``dict(type='BN')``.
+        act_cfg (dict): Activation of the depthwise conv (and of the Ghost primary conv).
+            Defaults to ``dict(type='HSwish')``.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 expand: str,
+                 expansion: Union[int, float],
+                 kernel_size: int = 3,
+                 stride: int = 1,
+                 hadamard_norm='BN',
+                 se_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = dict(type='HSwish')):
+        super().__init__()
+        if expand not in EXPAND_TYPES:
+            raise ValueError(f'AdaptiveBottleneck: expand must be one of {EXPAND_TYPES}, '
+                             f'got {expand!r}.')
+        if stride not in (1, 2):
+            raise ValueError(f'AdaptiveBottleneck: stride must be 1 or 2, got {stride!r}.')
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.expand_type, self.stride = expand, stride
+        self.with_residual = stride == 1 and in_channels == out_channels
+
+        if expand == 'hadamard':
+            if isinstance(expansion, bool) or not isinstance(expansion, int) \
+                    or not 2 <= expansion <= in_channels:
+                raise ValueError(
+                    f'AdaptiveBottleneck: a hadamard expansion is the number of selected '
+                    f'channels, an int in 2..in_channels ({in_channels}), got {expansion!r}.')
+            mid_channels = hadamard_expanded_channels(in_channels, expansion)
+            self.expand = MODELS.build(
+                dict(type='ACH', c1=in_channels, cs=expansion, norm=hadamard_norm))
+        else:
+            if not isinstance(expansion, (int, float)) or expansion <= 0:
+                raise ValueError(f'AdaptiveBottleneck: a ghost expansion is a positive '
+                                 f'ratio, got {expansion!r}.')
+            mid_channels = int(in_channels * expansion)
+            self.expand = GhostModule(in_channels, mid_channels, norm_cfg=norm_cfg,
+                                      act_cfg=dict(type='HSwish'))
+        self.mid_channels = mid_channels
+
+        self.dwconv = build_conv(mid_channels, mid_channels, kernel_size, stride,
+                                 groups=mid_channels, norm_cfg=norm_cfg, act_cfg=act_cfg,
+                                 who='AdaptiveBottleneck')
+        if se_cfg is not None:
+            from mmpretrain.models.utils import SELayer
+            self.se = SELayer(channels=mid_channels, **se_cfg)
+        else:
+            self.se = None
+        self.project = ConvModule(mid_channels, out_channels, 1, norm_cfg=norm_cfg,
+                                  act_cfg=None)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.dwconv(self.expand(x))
+        if self.se is not None:
+            out = self.se(out)
+        out = self.project(out)
+        return x + out if self.with_residual else out

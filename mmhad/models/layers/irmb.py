@@ -1,0 +1,221 @@
+"""Building blocks of EMO (Zhang et al., "Rethinking Mobile Block for Efficient
+Attention-based Models", ICCV 2023).
+
+* :class:`iRMB`: the Inverted Residual Mobile Block (paper Sec. 2.3, Fig. 4, Eq. 4):
+  ``norm -> (EW-MHSA | 1x1 expansion) -> DW-conv (+ inner skip) [-> SE] -> 1x1 projection``
+  with one outer residual. Attention and the inner skip are switches, so the same block is
+  EMO's stem block, its stride-2 down-sampling blocks and its attention blocks.
+* :class:`MSPatchEmb`: multi-scale (dilated) patch embedding; EMO's stem uses one branch.
+* :class:`SqueezeExcite`: channel gate used by EMO's stem block.
+
+Sub-module names follow the official ones (``norm``, ``qk``, ``v``, ``conv_local``, ``se``,
+``proj``) so official checkpoints map key-for-key; see ``mmhad/utils/converters/emo.py``.
+"""
+import math
+import warnings
+from typing import Optional, Sequence
+
+import torch
+import torch.utils.checkpoint as cp
+from mmcv.cnn import ConvModule, build_norm_layer
+from mmcv.cnn.bricks import DropPath
+from mmengine.model import BaseModule
+from torch import Tensor, nn
+
+from mmhad.registry import MODELS
+
+from .attention import (emo_grid_window_attention, emo_pad_to_window,
+                        emo_window_shape)
+
+# The official EMO uses eps=1e-6 for every BN and LN.
+EMO_BN = dict(type='BN', eps=1e-6)
+EMO_LN = dict(type='LN2d', eps=1e-6)
+
+
+def _same_padding(kernel_size: int, stride: int, dilation: int = 1) -> int:
+    """Padding of the official convs: ``ceil(((k - 1) * d + 1 - s) / 2)``."""
+    return math.ceil(((kernel_size - 1) * dilation + 1 - stride) / 2)
+
+
+class SqueezeExcite(BaseModule):
+    """Squeeze-and-excitation gate: ``x * sigmoid(W2 act(W1 mean_hw(x)))``.
+
+    Args:
+        channels (int): Input/output channels.
+        ratio (float): Hidden channels are ``round(channels * ratio)`` (EMO's stem: 1).
+        act_cfg (dict): Activation after the reduction conv.
+        gate_cfg (dict): Gate activation.
+    """
+
+    def __init__(self, channels: int, ratio: float = 0.25,
+                 act_cfg: dict = dict(type='ReLU'), gate_cfg: dict = dict(type='Sigmoid'),
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        hidden = max(1, round(channels * ratio))
+        self.conv_reduce = ConvModule(channels, hidden, 1, bias=True, act_cfg=act_cfg)
+        self.conv_expand = ConvModule(hidden, channels, 1, bias=True, act_cfg=gate_cfg)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.conv_expand(self.conv_reduce(x.mean((2, 3), keepdim=True)))
+
+
+@MODELS.register_module()
+class MSPatchEmb(BaseModule):
+    """Multi-scale patch embedding: parallel conv + norm (+ act) branches with different
+    dilations, averaged. EMO's stem is the single-branch case (3x3, stride 2, conv bias,
+    BN, no activation).
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        kernel_size (int): Kernel of every branch. Default: 3.
+        stride (int): Stride of every branch. Default: 2.
+        dilations (Sequence[int]): One branch per dilation. Default: ``(1,)``.
+        groups (int): Conv groups. Default: 1.
+        norm_cfg (dict): Norm of each branch. Default: BN (eps 1e-6).
+        act_cfg (dict, optional): Activation of each branch. Default: None.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3,
+                 stride: int = 2, dilations: Sequence[int] = (1,), groups: int = 1,
+                 norm_cfg: Optional[dict] = EMO_BN, act_cfg: Optional[dict] = None,
+                 init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.convs = nn.ModuleList()
+        with warnings.catch_warnings():
+            # the official stem keeps a conv bias before BN; its checkpoints carry it
+            warnings.filterwarnings('ignore', message='Unnecessary conv bias')
+            for dilation in dilations:
+                self.convs.append(ConvModule(
+                    in_channels, out_channels, kernel_size, stride=stride,
+                    padding=_same_padding(kernel_size, stride, dilation),
+                    dilation=dilation, groups=groups, bias=True,
+                    norm_cfg=norm_cfg, act_cfg=act_cfg))
+
+    def forward(self, x: Tensor) -> Tensor:
+        if len(self.convs) == 1:
+            return self.convs[0](x)
+        return torch.stack([conv(x) for conv in self.convs]).mean(0)
+
+
+@MODELS.register_module()
+class iRMB(BaseModule):  # noqa: N801  (the paper's name)
+    """Inverted Residual Mobile Block (EMO paper Sec. 2.3, Fig. 4, Eq. 4).
+
+    ``x + proj(F(v(norm(x))))`` where ``F = (DW-Conv, Skip)`` and, with ``use_attn``, the
+    expansion ``v`` is fused with window attention (EW-MHSA): ``Q = K`` come from a 1x1
+    conv of the *unexpanded* input (``qk``) and the attention is applied to the input
+    before the expanding ``v`` (``attn_pre=True``, the official default, paper "Efficient
+    Equivalent Implementation") or to the expanded value after it (``attn_pre=False``).
+
+    The inner skip around the DW-conv and the outer residual exist only when
+    ``has_skip`` and the block keeps shape (``stride == 1`` and ``in == out``).
+
+    Args:
+        in_channels (int): Input channels.
+        out_channels (int): Output channels.
+        expand_ratio (float): Hidden channels are ``int(in_channels * expand_ratio)``.
+        stride (int): Stride of the DW-conv (2 for down-sampling blocks).
+        kernel_size (int): DW-conv kernel.
+        dilation (int): DW-conv dilation.
+        norm_in (bool): Normalise the input (``norm_cfg``). EMO's stem block has none.
+        has_skip (bool): Residuals (when the shape allows them).
+        v_proj (bool): Without attention, whether to expand with a 1x1 conv (``False``
+            requires ``expand_ratio == 1``).
+        use_attn (bool): EW-MHSA before the DW-conv.
+        head_dim (int): Channels per head; ``in_channels`` must be divisible by it.
+        window_size (int, optional): Attention window (square); ``None``/``<= 0``: global.
+            The map is zero-padded to a multiple of the window, so any size works.
+        attn_pre (bool): Attention before (True) or after (False) the ``v`` expansion.
+        qkv_bias (bool): Bias of the ``qk`` and ``v`` 1x1 convs.
+        se_ratio (float): Squeeze-excitation after the DW-conv when > 0.
+        norm_cfg (dict): Input norm. Default: BN (eps 1e-6).
+        act_cfg (dict): Activation of ``v`` (and of the SE reduction).
+        dw_norm_cfg (dict): DW-conv norm. Default: BN (eps 1e-6).
+        dw_act_cfg (dict): DW-conv activation. Default: SiLU.
+        attn_drop_rate (float): Dropout on attention weights (training only).
+        drop_rate (float): Dropout before the projection.
+        drop_path_rate (float): Stochastic depth on the residual branch.
+        with_cp (bool): Gradient checkpointing of the whole block in training.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, expand_ratio: float = 1.0,
+                 stride: int = 1, kernel_size: int = 3, dilation: int = 1,
+                 norm_in: bool = True, has_skip: bool = True, v_proj: bool = True,
+                 use_attn: bool = False, head_dim: int = 64,
+                 window_size: Optional[int] = 7, attn_pre: bool = False,
+                 qkv_bias: bool = True, se_ratio: float = 0.,
+                 norm_cfg: dict = EMO_BN, act_cfg: dict = dict(type='ReLU'),
+                 dw_norm_cfg: dict = EMO_BN, dw_act_cfg: dict = dict(type='SiLU'),
+                 attn_drop_rate: float = 0., drop_rate: float = 0.,
+                 drop_path_rate: float = 0., with_cp: bool = False, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        mid_channels = int(in_channels * expand_ratio)
+        self.has_skip = has_skip and stride == 1 and in_channels == out_channels
+        self.use_attn = use_attn
+        self.with_cp = with_cp
+        self.norm = build_norm_layer(norm_cfg, in_channels)[1] if norm_in else nn.Identity()
+
+        if use_attn:
+            if head_dim <= 0 or in_channels % head_dim:
+                raise ValueError(f'iRMB: in_channels={in_channels} is not divisible by '
+                                 f'head_dim={head_dim}.')
+            self.num_heads = in_channels // head_dim
+            if not attn_pre and mid_channels % self.num_heads:
+                raise ValueError(f'iRMB: attn_pre=False attends over the expanded value, '
+                                 f'but its {mid_channels} channels are not divisible by '
+                                 f'the {self.num_heads} heads.')
+            self.head_dim = head_dim
+            self.window_size = window_size
+            self.attn_pre = attn_pre
+            self.attn_drop_rate = attn_drop_rate
+            self.qk = ConvModule(in_channels, 2 * in_channels, 1, bias=qkv_bias,
+                                 act_cfg=None)
+        if use_attn or v_proj:
+            self.v = ConvModule(in_channels, mid_channels, 1, bias=qkv_bias,
+                                act_cfg=act_cfg)
+        else:
+            if mid_channels != in_channels:
+                raise ValueError('iRMB: v_proj=False needs expand_ratio=1 (no expansion '
+                                 f'conv), got {expand_ratio}.')
+            self.v = nn.Identity()
+        self.conv_local = ConvModule(
+            mid_channels, mid_channels, kernel_size, stride=stride,
+            padding=_same_padding(kernel_size, stride, dilation), dilation=dilation,
+            groups=mid_channels, bias=False, norm_cfg=dw_norm_cfg, act_cfg=dw_act_cfg)
+        self.se = SqueezeExcite(mid_channels, se_ratio, act_cfg=act_cfg) \
+            if se_ratio > 0 else nn.Identity()
+        self.proj_drop = nn.Dropout(drop_rate)
+        self.proj = ConvModule(mid_channels, out_channels, 1, bias=False, act_cfg=None)
+        self.drop_path = DropPath(drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+
+    def attention(self, x: Tensor) -> Tensor:
+        """EW-MHSA of the normalised input, including the ``v`` expansion."""
+        H, W = x.shape[-2:]
+        window = emo_window_shape(self.window_size, H, W)
+        # zero padding of the normalised map, as the official code (padded tokens
+        # take part in the attention with their q/k/v biases)
+        x = emo_pad_to_window(x, window)
+        q, k = self.qk(x).chunk(2, dim=1)
+        value = x if self.attn_pre else self.v(x)
+        x = emo_grid_window_attention(
+            q, k, value, self.num_heads, window,
+            dropout_p=self.attn_drop_rate if self.training else 0.)
+        x = x[:, :, :H, :W]
+        # v is a 1x1 conv + activation: applying it per pixel after un-windowing equals
+        # applying it per window
+        return self.v(x) if self.attn_pre else x
+
+    def _forward(self, x: Tensor) -> Tensor:
+        shortcut = x
+        x = self.norm(x)
+        x = self.attention(x) if self.use_attn else self.v(x)
+        local = self.se(self.conv_local(x))
+        x = x + local if self.has_skip else local
+        x = self.proj(self.proj_drop(x))
+        return shortcut + self.drop_path(x) if self.has_skip else x
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.with_cp and self.training and x.requires_grad:
+            return cp.checkpoint(self._forward, x, use_reentrant=False)
+        return self._forward(x)

@@ -1,0 +1,433 @@
+"""Fused cross-Hadamard expansion, the core op of Adaptive Cross-Hadamard (ACH).
+
+Given features ``x`` of shape ``(B, C, H, W)`` and, per sample, ``Cs`` selected channel
+indices ``idx`` of shape ``(B, Cs)``, the op writes (Hadaptive-Net, Eq. 2)::
+
+    out = concat(x, norm(z_i * z_j) for i < j)        z_s = x[b, idx[b, s]] * w[b, s]
+
+with the normalisation of the products fused as an affine map (optionally preceded by
+DySoft's soft-sign)::
+
+    norm(p) = scale * p + shift                        (BN at inference, CrossHadaNorm)
+    norm(p) = scale * softsign(alpha * p) + shift      (DySoft)
+
+Pairs are enumerated row-major over the upper triangle (``(0,1), (0,2), .., (1,2), ..``),
+the order of the public implementation; ``num_pairs`` keeps only the first pairs, which
+gives an exact output width.
+
+``w`` (optional, ``(B, Cs)``) is the straight-through selection weight of training
+(Eqs. 5-7): its value is 1 but its gradient reaches the Gumbel-softmax probabilities.
+Gathering ``x`` and multiplying by ``w`` gives exactly the values and gradients of the
+paper's one-hot matrix product ``Z = M X`` (Eq. 8) without materialising ``M``.
+
+Dispatch (:func:`cross_hadamard`):
+
+* ONNX export: plain ops (Gather, Mul, Add, Div, Abs, Concat) so standard runtimes run it.
+* no gradient needed: a single-pass kernel (Triton on CUDA when importable, otherwise
+  PyTorch ops writing straight into one preallocated output).
+* otherwise :class:`CrossHadamardFunction`, an autograd Function whose backward
+  recomputes the products instead of storing them.
+
+The module imports without Triton, a GPU or mmengine.
+"""
+import warnings
+from typing import Dict, Optional, Tuple
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    'cross_hadamard', 'CrossHadamardFunction', 'cross_hadamard_reference',
+    'cross_hadamard_onehot_reference', 'pair_indices', 'num_pairs_of',
+    'straight_through_weight', 'onehot_selection_weight'
+]
+
+
+def num_pairs_of(cs: int) -> int:
+    """Number of unordered pairs ``i < j`` among ``cs`` channels."""
+    return cs * (cs - 1) // 2
+
+
+_PAIR_CACHE: Dict[Tuple[int, int, str], Tuple[Tensor, Tensor]] = {}
+
+
+def pair_indices(cs: int, num_pairs: Optional[int] = None,
+                 device=None) -> Tuple[Tensor, Tensor]:
+    """Row-major upper-triangle pair indices ``(I, J)`` (int64), first ``num_pairs``."""
+    full = num_pairs_of(cs)
+    num_pairs = full if num_pairs is None else int(num_pairs)
+    if not 0 <= num_pairs <= full:
+        raise ValueError(f'num_pairs={num_pairs} must lie in [0, {full}] for cs={cs}')
+    device = torch.device('cpu') if device is None else torch.device(device)
+    key = (cs, num_pairs, str(device))
+    hit = _PAIR_CACHE.get(key)
+    if hit is None:
+        # plain Python so that a first call inside an ONNX / jit trace records constants
+        pairs = [(i, j) for i in range(cs) for j in range(i + 1, cs)][:num_pairs]
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')          # TracerWarning: constants, intended
+            hit = (torch.tensor([i for i, _ in pairs], dtype=torch.int64, device=device),
+                   torch.tensor([j for _, j in pairs], dtype=torch.int64, device=device))
+        _PAIR_CACHE[key] = hit
+    return hit
+
+
+def _check(x: Tensor, idx: Tensor, weight, scale, shift, alpha, num_pairs):
+    if x.dim() != 4:
+        raise ValueError(f'x must be (B, C, H, W), got shape {tuple(x.shape)}')
+    if idx.dim() != 2 or idx.shape[0] != x.shape[0]:
+        raise ValueError(f'idx must be (B, Cs) with B={x.shape[0]}, got {tuple(idx.shape)}')
+    cs = idx.shape[1]
+    p = num_pairs_of(cs) if num_pairs is None else int(num_pairs)
+    if not 0 <= p <= num_pairs_of(cs):
+        raise ValueError(f'num_pairs={p} exceeds cs*(cs-1)/2={num_pairs_of(cs)}')
+    if weight is not None and tuple(weight.shape) != tuple(idx.shape):
+        raise ValueError(f'weight must have shape {tuple(idx.shape)}, got {tuple(weight.shape)}')
+    for name, t in (('scale', scale), ('shift', shift)):
+        if t is not None and tuple(t.shape) not in ((p, ), (x.shape[0], p)):
+            raise ValueError(f'{name} must be ({p},) or ({x.shape[0]}, {p}), '
+                             f'got {tuple(t.shape)}')
+    if alpha is not None and alpha.numel() != 1:
+        raise ValueError('alpha must hold a single value')
+    return cs, p
+
+
+def _gather(x3: Tensor, idx: Tensor) -> Tensor:
+    """``x3[b, idx[b, s], :]`` -> (B, Cs, L), contiguous."""
+    b, _, l = x3.shape
+    return torch.gather(x3, 1, idx.unsqueeze(-1).expand(b, idx.shape[1], l))
+
+
+def _bcast(t: Optional[Tensor], like: Tensor) -> Optional[Tensor]:
+    """(P,) or (B, P) -> broadcastable against (B, P, L)."""
+    if t is None:
+        return None
+    t = t.to(like.dtype)
+    return t.view(1, -1, 1) if t.dim() == 1 else t.unsqueeze(-1)
+
+
+# --------------------------------------------------------------------------- forward
+def _row_index(bsz: int, c: int, idx: Tensor, p: int):
+    """Flat row indices into ``x.view(B*C, L)``: left factors (identity rows first) and
+    right factors of every output row."""
+    ii, jj = pair_indices(idx.shape[1], p, idx.device)
+    base = torch.arange(0, bsz * c, c, device=idx.device).unsqueeze(1)
+    sel = idx + base                                          # (B, Cs)
+    left = torch.cat([base + torch.arange(c, device=idx.device), sel[:, ii]], 1)
+    return left.view(-1), sel[:, jj].reshape(-1)
+
+
+def _forward_torch(x: Tensor, idx: Tensor, weight, scale, shift, alpha,
+                   p: int) -> Tensor:
+    """Pure PyTorch: one ``index_select`` writes the identity rows and the left factors
+    of all products into the preallocated output, then in-place multiply by the right
+    factors and one fused ``addcmul`` for the affine."""
+    bsz, c, h, w = x.shape
+    l = h * w
+    rows = x.reshape(bsz * c, l)
+    out = x.new_empty(bsz, c + p, h, w)
+    left, right = _row_index(bsz, c, idx, p)
+    torch.index_select(rows, 0, left, out=out.view(-1, l))
+    if not p:
+        return out
+    prod = out.view(bsz, c + p, l)[:, c:]
+    prod.mul_(torch.index_select(rows, 0, right).view(bsz, p, l))
+    if weight is not None:
+        ii, jj = pair_indices(idx.shape[1], p, idx.device)
+        wt = weight.to(x.dtype)
+        prod.mul_((wt[:, ii] * wt[:, jj]).unsqueeze(-1))
+    if alpha is not None:
+        prod.mul_(alpha.to(x.dtype).reshape(()))
+        prod.div_(prod.abs().add_(1))
+    s3, t3 = _bcast(scale, prod), _bcast(shift, prod)
+    if s3 is not None and t3 is not None:
+        torch.addcmul(t3, prod, s3, out=prod)
+    elif s3 is not None:
+        prod.mul_(s3)
+    elif t3 is not None:
+        prod.add_(t3)
+    return out
+
+
+def _forward(x, idx, weight, scale, shift, alpha, p):
+    if p and x.is_cuda and _triton_available():
+        from ._ach_triton import cross_hadamard_triton
+        return cross_hadamard_triton(x, idx, weight, scale, shift, alpha, p)
+    if p and x.device.type == 'cpu' and _cpu_ext_enabled():
+        from . import _ach_cpu
+        return _ach_cpu.forward(x, idx, weight, scale, shift, alpha, p)
+    return _forward_torch(x, idx, weight, scale, shift, alpha, p)
+
+
+def _cpu_ext_enabled() -> bool:
+    from . import _ach_cpu
+    return _ach_cpu.enabled()
+
+
+_TRITON = None
+
+
+def _triton_available() -> bool:
+    global _TRITON
+    if _TRITON is None:
+        try:
+            import triton  # noqa: F401
+            _TRITON = True
+        except Exception:  # ImportError, or a broken triton install
+            _TRITON = False
+    return _TRITON
+
+
+# --------------------------------------------------------------------------- autograd
+class CrossHadamardFunction(torch.autograd.Function):
+    """Autograd for :func:`cross_hadamard`; the backward recomputes ``z`` and products.
+
+    Gradients: ``x`` (identity part + scatter of the selected-channel gradients),
+    ``weight``, ``scale``, ``shift``, ``alpha``; none for ``idx``.
+    """
+
+    @staticmethod
+    def forward(ctx, x, idx, weight, scale, shift, alpha, num_pairs):
+        ctx.num_pairs = num_pairs
+        ctx.save_for_backward(x, idx, weight, scale, shift, alpha)
+        return _forward(x, idx, weight, scale, shift, alpha, num_pairs)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, idx, weight, scale, shift, alpha = ctx.saved_tensors
+        p = ctx.num_pairs
+        bsz, c, h, w = x.shape
+        cs = idx.shape[1]
+        l = h * w
+        go = grad_out.reshape(bsz, c + p, l)
+        need_x, _, need_w, need_s, need_t, need_a, _ = ctx.needs_input_grad
+        gx = gw = gs = gt = ga = None
+
+        x3 = x.reshape(bsz, c, l)
+        if p and x.device.type == 'cpu' and _cpu_ext_enabled():
+            return CrossHadamardFunction._backward_ext(ctx, go, x, x3, idx, weight, scale,
+                                                       shift, alpha, p)
+        g = go[:, c:]
+        if need_t:
+            gt = g.sum(-1)
+            gt = gt.sum(0) if shift.dim() == 1 else gt
+            gt = gt.to(shift.dtype)
+        if p and (need_x or need_w or need_s or need_a):
+            ii, jj = pair_indices(cs, p, x.device)
+            zr = _gather(x3, idx)
+            z = zr * weight.to(zr.dtype).unsqueeze(-1) if weight is not None else zr
+            prod = z[:, ii] * z[:, jj]                       # (B, P, L)
+            s3 = _bcast(scale, prod)
+            gp = g * s3 if s3 is not None else g.clone()     # d out / d(normed)
+            if alpha is not None:
+                a = alpha.to(prod.dtype).reshape(())
+                den = (prod * a).abs_().add_(1)              # 1 + |alpha p|
+                if need_s:
+                    act = prod * a / den
+                    gs = (g * act).sum(-1)
+                    del act
+                den.pow_(2)
+                gp.div_(den)                                 # d softsign / d(alpha p)
+                del den
+                if need_a:
+                    ga = (gp * prod).sum().reshape(alpha.shape).to(alpha.dtype)
+                gp.mul_(a)
+            elif need_s:
+                gs = (g * prod).sum(-1)
+            if gs is not None:
+                gs = (gs.sum(0) if scale.dim() == 1 else gs).to(scale.dtype)
+            del prod
+            if need_x or need_w:
+                gz = torch.zeros_like(z)
+                gz.index_add_(1, ii, gp * z[:, jj])
+                gz.index_add_(1, jj, gp * z[:, ii])
+                if need_w:
+                    gw = (gz * zr).sum(-1).to(weight.dtype)
+                if need_x:
+                    if weight is not None:
+                        gz.mul_(weight.to(gz.dtype).unsqueeze(-1))
+                    gx = go[:, :c].clone(memory_format=torch.contiguous_format)
+                    gx.scatter_add_(1, idx.unsqueeze(-1).expand(bsz, cs, l), gz)
+        elif need_x:
+            gx = go[:, :c].clone(memory_format=torch.contiguous_format)
+        elif need_s:
+            gs = torch.zeros_like(scale)
+        if need_a and ga is None:
+            ga = torch.zeros_like(alpha)
+        if need_w and gw is None:
+            gw = torch.zeros_like(weight)
+        if gx is not None:
+            gx = gx.view(bsz, c, h, w)
+        return gx, None, gw, gs, gt, ga, None
+
+
+    @staticmethod
+    def _backward_ext(ctx, go, x, x3, idx, weight, scale, shift, alpha, p):
+        """Backward through the optional C++ kernel (one pass over grad_out's products)."""
+        from . import _ach_cpu
+        bsz, c, h, w = x.shape
+        cs, l = idx.shape[1], h * w
+        need_x, _, need_w, need_s, need_t, need_a, _ = ctx.needs_input_grad
+        gz, stats = _ach_cpu.backward(go, x, idx, weight, scale, alpha, p)
+        gx = gw = gs = gt = ga = None
+        if need_t:
+            gt = stats[..., 0]
+            gt = (gt.sum(0) if shift.dim() == 1 else gt).to(shift.dtype)
+        if need_s:
+            gs = stats[..., 1]
+            gs = (gs.sum(0) if scale.dim() == 1 else gs).to(scale.dtype)
+        if need_a:
+            ga = stats[..., 2].sum().reshape(alpha.shape).to(alpha.dtype)
+        if need_w:
+            gw = (gz * _gather(x3, idx)).sum(-1).to(weight.dtype)
+        if need_x:
+            if weight is not None:
+                gz = gz * weight.to(gz.dtype).unsqueeze(-1)
+            gx = go[:, :c].clone(memory_format=torch.contiguous_format)
+            gx.scatter_add_(1, idx.unsqueeze(-1).expand(bsz, cs, l), gz.to(gx.dtype))
+            gx = gx.view(bsz, c, h, w)
+        return gx, None, gw, gs, gt, ga, None
+
+
+# --------------------------------------------------------------------------- ONNX path
+def _forward_onnx(x, idx, weight, scale, shift, alpha, p):
+    """Plain, traceable ops: Gather (flat row index), Mul, Add, Concat."""
+    bsz, c, h, w = x.shape
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')              # Cs is static (top-k's k)
+        cs = int(idx.shape[1])
+    rows = x.reshape(-1, h * w)                              # (B*C, L)
+    base = torch.arange(bsz, device=x.device).unsqueeze(1) * c
+    z = rows[(idx + base).reshape(-1)].reshape(bsz, cs, h * w)
+    if weight is not None:
+        z = z * weight.unsqueeze(-1)
+    ii, jj = pair_indices(cs, p, x.device)
+    y = z[:, ii] * z[:, jj]
+    if alpha is not None:
+        y = y * alpha
+        y = y / (y.abs() + 1)
+    if scale is not None:
+        y = y * _bcast(scale, y)
+    if shift is not None:
+        y = y + _bcast(shift, y)
+    return torch.cat([x, y.reshape(bsz, p, h, w)], dim=1)
+
+
+def _in_export() -> bool:
+    try:
+        if torch.onnx.is_in_onnx_export():
+            return True
+    except AttributeError:  # pragma: no cover
+        pass
+    try:
+        return bool(torch.compiler.is_exporting())
+    except AttributeError:  # pragma: no cover
+        return False
+
+
+# --------------------------------------------------------------------------- public API
+def cross_hadamard(x: Tensor,
+                   idx: Tensor,
+                   weight: Optional[Tensor] = None,
+                   scale: Optional[Tensor] = None,
+                   shift: Optional[Tensor] = None,
+                   alpha: Optional[Tensor] = None,
+                   num_pairs: Optional[int] = None) -> Tensor:
+    """``concat(x, scale * act(z_i * z_j) + shift)`` over the first ``num_pairs`` pairs.
+
+    Args:
+        x: ``(B, C, H, W)`` features.
+        idx: ``(B, Cs)`` int64 selected channels per sample (distinct per row for the
+            one-hot equivalence; duplicates are still handled consistently).
+        weight: ``(B, Cs)`` optional multiplier of the selected channels (the
+            straight-through selection weight in training).
+        scale, shift: ``(P,)`` or ``(B, P)`` fused normalisation affine, optional.
+        alpha: one-element tensor; if given ``act(p) = alpha p / (1 + |alpha p|)``.
+        num_pairs: keep the first ``num_pairs`` pairs (default all ``Cs(Cs-1)/2``).
+
+    Returns:
+        ``(B, C + P, H, W)`` tensor.
+    """
+    if _in_export() or torch.jit.is_tracing() or torch.jit.is_scripting():
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')          # Cs is static (top-k's k)
+            p = num_pairs_of(int(idx.shape[1])) if num_pairs is None else int(num_pairs)
+        return _forward_onnx(x, idx.long(), weight, scale, shift, alpha, p)
+    cs, p = _check(x, idx, weight, scale, shift, alpha, num_pairs)
+    idx = idx.long()
+    needs_grad = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (x, weight, scale, shift, alpha))
+    if not needs_grad:
+        return _forward(x.contiguous(), idx.contiguous(), weight, scale, shift, alpha, p)
+    return CrossHadamardFunction.apply(x.contiguous(), idx.contiguous(), weight, scale,
+                                       shift, alpha, p)
+
+
+# --------------------------------------------------------------------------- references
+def cross_hadamard_reference(x, idx, weight=None, scale=None, shift=None, alpha=None,
+                             num_pairs=None) -> Tensor:
+    """Plain PyTorch composition (gather, index, multiply, normalise, cat).
+
+    The way the public implementation runs inference; used by tests and the benchmark.
+    """
+    cs, p = _check(x, idx, weight, scale, shift, alpha, num_pairs)
+    bsz = x.shape[0]
+    ii, jj = pair_indices(cs, p, x.device)
+    batch = torch.arange(bsz, device=x.device).unsqueeze(-1).expand_as(idx)
+    z = x[batch, idx]
+    if weight is not None:
+        z = z * weight[:, :, None, None]
+    y = z[:, ii] * z[:, jj]
+    if alpha is not None:
+        y = alpha * y
+        y = y / (1 + torch.abs(y))
+    if scale is not None:
+        y = y * (scale.view(1, -1, 1, 1) if scale.dim() == 1 else scale[:, :, None, None])
+    if shift is not None:
+        y = y + (shift.view(1, -1, 1, 1) if shift.dim() == 1 else shift[:, :, None, None])
+    return torch.cat([x, y], dim=1)
+
+
+def onehot_selection_weight(soft: Tensor, idx: Tensor, sign: float = 1.0) -> Tensor:
+    """Straight-through ``M^H`` (Eq. 5) of a soft mask ``(B, C)`` and its top-k ``idx``.
+
+    ``sign=-1`` reproduces the public code (``hard + soft.detach() - soft``), whose
+    gradient reaches ``soft`` negated.
+    """
+    hard = torch.zeros_like(soft).scatter_(1, idx, 1.0)
+    return hard + sign * (soft - soft.detach())
+
+
+def cross_hadamard_onehot_reference(x, idx, soft, scale=None, shift=None, alpha=None,
+                                    num_pairs=None, sign: float = 1.0) -> Tensor:
+    """Training composition of the paper / public code: ``Z = (M' * M^H) X`` (Eqs. 5-8).
+
+    ``soft`` is the Gumbel-softmax mask ``(B, C)``; builds the dense ``(B, Cs, C)``
+    one-hot matrix. Equivalent (values and gradients) to
+    ``cross_hadamard(x, idx, weight=1 + soft.gather(idx) - soft.gather(idx).detach())``.
+    """
+    bsz, c, h, w = x.shape
+    cs = idx.shape[1]
+    mh = onehot_selection_weight(soft, idx, sign)            # (B, C)
+    onehot = torch.zeros(bsz, cs, c, device=x.device, dtype=x.dtype)
+    onehot.scatter_(2, idx.unsqueeze(-1), 1.0)
+    mat = onehot * mh.unsqueeze(1)
+    z = (mat @ x.flatten(2)).view(bsz, cs, h, w)
+    _, p = _check(x, idx, None, scale, shift, alpha, num_pairs)
+    ii, jj = pair_indices(cs, p, x.device)
+    y = z[:, ii] * z[:, jj]
+    if alpha is not None:
+        y = alpha * y
+        y = y / (1 + torch.abs(y))
+    if scale is not None:
+        y = y * (scale.view(1, -1, 1, 1) if scale.dim() == 1 else scale[:, :, None, None])
+    if shift is not None:
+        y = y + (shift.view(1, -1, 1, 1) if shift.dim() == 1 else shift[:, :, None, None])
+    return torch.cat([x, y], dim=1)
+
+
+def straight_through_weight(soft: Tensor, idx: Tensor, sign: float = 1.0) -> Tensor:
+    """``M^H`` gathered at the selected channels: value 1, gradient ``sign`` to ``soft``."""
+    g = soft.gather(1, idx)
+    g = g - g.detach()
+    return (g if sign == 1.0 else g * sign) + 1.0

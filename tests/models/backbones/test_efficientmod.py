@@ -1,0 +1,233 @@
+"""EfficientMod backbone, classifier configs and official-checkpoint converter."""
+import json
+import math
+import os.path as osp
+
+import pytest
+import torch
+from torch import nn
+
+import mmhad  # noqa: F401  (registers EfficientMod)
+from mmhad.models.backbones import EfficientMod
+from mmhad.utils.checkpoint import CheckpointError, check_state_dict_matches
+from mmhad.utils.converters.efficientmod import convert_efficientmod
+from tests.utils import fill_state_dict, seeded_input, state_dict_checksum
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+FIXTURE = osp.join(ROOT, 'tests', 'data', 'efficientmod_official.json')
+CONFIGS = {arch: osp.join(ROOT, 'configs', 'efficientmod',
+                          f'efficientmod-{arch.replace("_", "-")}_8xb256_in1k.py')
+           for arch in ('xxs', 'xs', 's', 's_conv')}
+# Params of the official 1000-class models (ma-xu/EfficientMod factories).
+OFFICIAL_PARAMS = dict(xxs=4_736_264, xs=6_627_544, s=12_897_184, s_conv=12_872_336)
+OUT_CHANNELS = dict(xxs=[32, 64, 128, 256], xs=[32, 64, 144, 288],
+                    s=[32, 64, 144, 312], s_conv=[40, 80, 160, 344])
+
+
+@pytest.fixture(scope='module')
+def official():
+    with open(FIXTURE) as f:
+        return json.load(f)
+
+
+def build_classifier(arch):
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+    return MODELS.build(Config.fromfile(CONFIGS[arch]).model)
+
+
+def num_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+# ---------------------------------------------------------------- configs / params
+@pytest.mark.parametrize('arch', list(CONFIGS))
+def test_config_builds_with_official_params(arch, official):
+    from mmengine.config import Config
+    cfg = Config.fromfile(CONFIGS[arch])
+    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.custom_imports.imports == ['mmhad']
+    assert cfg.model.backbone.type == 'EfficientMod'
+    assert cfg.train_dataloader.batch_size == 256
+    assert cfg.optim_wrapper.optimizer.lr == 4e-3
+    assert cfg.optim_wrapper.optimizer.weight_decay == 0.05
+    assert cfg.train_cfg.max_epochs == 300
+    assert cfg.model.backbone.drop_path_rate == (0.02 if arch in ('s', 's_conv') else 0.)
+    model = build_classifier(arch)
+    assert num_params(model) == OFFICIAL_PARAMS[arch] == official['num_params'][arch]
+    assert model.backbone.out_channels == OUT_CHANNELS[arch]
+
+
+# ---------------------------------------------------------------- dense outputs
+@pytest.mark.parametrize('arch', list(OUT_CHANNELS))
+def test_dense_outputs_at_odd_size(arch):
+    model = EfficientMod(arch).eval()
+    assert model.out_channels == OUT_CHANNELS[arch]
+    H, W = 45, 71
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, H, W))
+    assert len(outs) == 4
+    for out, stride, channels in zip(outs, (4, 8, 16, 32), OUT_CHANNELS[arch]):
+        assert out.shape == (1, channels, math.ceil(H / stride), math.ceil(W / stride))
+        assert out.is_contiguous()
+
+
+def test_out_indices_subset_and_aliases():
+    model = EfficientMod('S-Conv', out_indices=(-1, 1)).eval()
+    assert model.out_indices == (1, 3)
+    assert model.channels == [80, 344]
+    with torch.no_grad():
+        outs = model(torch.randn(2, 3, 32, 32))
+    assert [o.shape for o in outs] == [(2, 80, 4, 4), (2, 344, 1, 1)]
+
+
+def test_arch_dict_and_block_layout():
+    arch = dict(embed_dims=[8, 16, 32, 64], depths=[1, 2, 3, 1],
+                attn_depths=[0, 0, 1, 1], expand_ratios=[1, 3], num_heads=2)
+    model = EfficientMod(arch, out_indices=3)
+    ratios = [b.mod.expand_ratio for b in model.stages[2].blocks[:3]]
+    assert ratios == [1, 3, 1]
+    assert type(model.stages[2].blocks[3]).__name__ == 'EfficientModAttentionBlock'
+    # heads are max(C // heads, 32) wide, as the official Attention
+    assert model.stages[3].blocks[1].attn.head_dims == 32
+    assert model.stages[0].downsample is None
+    assert model(torch.randn(1, 3, 16, 16))[0].shape == (1, 64, 1, 1)
+
+
+@pytest.mark.parametrize('kwargs, error, match', [
+    (dict(arch='m'), ValueError, r"unknown arch 'm'.*'s_conv'"),
+    (dict(arch=dict(embed_dims=[8] * 4)), ValueError, 'missing keys'),
+    (dict(arch=dict(embed_dims=[8] * 3, depths=[1] * 4, attn_depths=[0] * 4,
+                    expand_ratios=[1])), ValueError, r"arch\['embed_dims'\] needs 4"),
+    (dict(arch=dict(embed_dims=[8] * 4, depths=[1] * 4, attn_depths=[0] * 4,
+                    expand_ratios=[1.5])), ValueError, 'expand_ratios'),
+    (dict(out_indices=(0, 4)), ValueError, 'out of range'),
+    (dict(out_indices=(1, 1)), ValueError, 'repeats'),
+    (dict(frozen_stages=5), ValueError, 'frozen_stages'),
+    (dict(drop_path_rate=1.), ValueError, 'drop_path_rate'),
+    (dict(norm_cfg=dict(type='BN')), ValueError, 'channels-last'),
+])
+def test_validation_messages(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        EfficientMod(**kwargs)
+
+
+# ---------------------------------------------------------------- training behaviour
+def test_frozen_stages():
+    model = EfficientMod('xxs', frozen_stages=2, final_norm=True)
+    model.train()
+    frozen = [model.stem, model.stages[0], model.stages[1]]
+    for module in frozen:
+        assert not module.training
+        assert all(not p.requires_grad for p in module.parameters())
+    for module in (model.stages[2], model.stages[3], model.norm):
+        assert module.training
+        assert all(p.requires_grad for p in module.parameters())
+    model = EfficientMod('xxs', frozen_stages=4, final_norm=True).train()
+    assert not any(p.requires_grad for p in model.parameters())
+
+
+def test_norm_eval():
+    # norm_eval acts on BatchNorm only (base class); EfficientMod's LayerNorms keep no
+    # running statistics, so train() leaves them training and the outputs unchanged
+    model = EfficientMod('xxs', norm_eval=True).train()
+    assert model.norm_eval
+    norms = [m for m in model.modules() if isinstance(m, nn.LayerNorm)]
+    assert norms and all(m.training for m in norms)
+    ref = EfficientMod('xxs').train()
+    ref.load_state_dict(model.state_dict())
+    x = torch.randn(1, 3, 32, 32)
+    torch.testing.assert_close(model(x), ref(x))
+
+
+def test_with_cp_matches():
+    torch.manual_seed(0)
+    plain = EfficientMod('xxs', drop_path_rate=0.).train()
+    ckpt = EfficientMod('xxs', drop_path_rate=0., with_cp=True).train()
+    ckpt.load_state_dict(plain.state_dict())
+    x = torch.randn(1, 3, 32, 32)
+    outs_p, outs_c = plain(x), ckpt(x)
+    for a, b in zip(outs_p, outs_c):
+        torch.testing.assert_close(a, b)
+    sum(o.sum() for o in outs_p).backward()
+    sum(o.sum() for o in outs_c).backward()
+    for (name, p), q in zip(plain.named_parameters(), ckpt.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, msg=name)
+
+
+def test_drop_path_rates():
+    model = EfficientMod('s', drop_path_rate=0.02)
+    rates = [getattr(b.drop_path, 'drop_prob', 0.) for s in model.stages for b in s.blocks]
+    assert len(rates) == 4 + 4 + 12 + 8
+    assert rates[0] == 0. and rates[-1] == pytest.approx(0.02)
+
+
+# ---------------------------------------------------------------- converter
+@pytest.mark.parametrize('arch', list(OUT_CHANNELS))
+def test_converter_maps_every_official_key(arch, official):
+    keys = official['keys'][arch]
+    state = {k: torch.empty(shape, device='meta') for k, shape in keys}
+    converted = convert_efficientmod(state)
+    assert len(converted) == len(keys)  # none dropped, none merged
+    model = build_classifier(arch)
+    check_state_dict_matches(model, converted)  # same key set, same shapes
+
+
+def test_converter_rejects_unknown_keys(official):
+    state = {k: torch.empty(s, device='meta') for k, s in official['keys']['xxs']}
+    state['layers.0.blocks.0.mlp.extra.weight'] = torch.empty(1, device='meta')
+    with pytest.raises(CheckpointError, match='no mapping'):
+        convert_efficientmod(state)
+
+
+def test_converted_logits_match_official(official):
+    ref = official['logits']
+    state = fill_state_dict(official['keys'][ref['arch']], ref['seed'])
+    assert state_dict_checksum(state) == pytest.approx(ref['weights_checksum'], rel=1e-9), \
+        'fill_state_dict no longer reproduces the fixture weights (torch RNG changed?)'
+    model = build_classifier(ref['arch']).eval()
+    model.load_state_dict(convert_efficientmod(state), strict=True)
+    with torch.no_grad():
+        logits = model(seeded_input(ref['input_shape'], ref['input_seed']), mode='tensor')[0]
+    torch.testing.assert_close(logits, torch.tensor(ref['values']), atol=2e-4, rtol=1e-4)
+
+
+def test_converter_script_and_pretrained_prefix(official, tmp_path):
+    import importlib.util
+    script = osp.join(ROOT, 'tools', 'model_converters', 'efficientmod_to_mmhad.py')
+    spec = importlib.util.spec_from_file_location('efficientmod_to_mmhad', script)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+
+    state = fill_state_dict(official['keys']['xxs'], 3)
+    src, dst = tmp_path / 'official.pth', tmp_path / 'mmhad.pth'
+    torch.save({'model': state, 'epoch': 3}, src)
+    tool.main([str(src), str(dst)])
+    # detection/segmentation use: the classifier checkpoint, backbone.* prefix
+    backbone = EfficientMod('xxs', out_indices=(1, 2, 3), init_cfg=dict(
+        type='Pretrained', checkpoint=str(dst), prefix='backbone.'))
+    backbone.init_weights()
+    torch.testing.assert_close(backbone.stages[3].downsample.conv.weight,
+                               state['layers.2.downsample.proj.weight'])
+    torch.testing.assert_close(backbone.stages[2].blocks[6].attn.qkv.weight,
+                               state['layers.2.blocks.6.attn.qkv.weight'])
+    torch.testing.assert_close(backbone.stages[0].blocks[1].mod.ctx.dwconv.bias,
+                               state['layers.0.blocks.1.mlp.context_layer.context_list.0.bias'])
+
+    with pytest.raises(SystemExit, match='not found'):
+        tool.main([str(tmp_path / 'missing.pth'), str(dst)])
+
+
+def test_classifier_train_step():
+    """One loss + backward of the xxs recipe (mixup/cutmix, label smoothing) on 2 tiny
+    images."""
+    from mmpretrain.structures import DataSample
+    model = build_classifier('xxs').train()
+    data = dict(inputs=[torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)
+                        for _ in range(2)],
+                data_samples=[DataSample().set_gt_label(i) for i in (3, 7)])
+    data = model.data_preprocessor(data, training=True)
+    losses = model(**data, mode='loss')
+    losses['loss'].backward()
+    assert torch.isfinite(losses['loss'])
+    assert model.backbone.stages[0].blocks[0].gamma.grad is not None

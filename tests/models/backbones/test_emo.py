@@ -1,0 +1,319 @@
+"""EMO backbone: structure, contract, and exactness against the official model.
+
+Exactness uses ``tests/data/emo_official.json`` (official key names/shapes and logits of
+the official model with seeded weights; see ``tests/data/README.md``).
+"""
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from torch.nn.modules.batchnorm import _BatchNorm
+
+import mmhad  # noqa: F401  (registers EMO)
+from mmhad.models.backbones.emo import EMO
+from mmhad.models.layers.attention import (emo_grid_window_attention,
+                                           emo_pad_to_window, emo_window_shape)
+from mmhad.models.layers.irmb import iRMB
+from mmhad.utils.converters.emo import convert_emo
+from tests.utils import fill_state_dict_bn, seeded_input, state_dict_checksum
+
+ROOT = Path(__file__).resolve().parents[3]
+FIXTURE = json.loads((ROOT / 'tests/data/emo_official.json').read_text())
+ARCHS = ('1m', '2m', '5m', '6m')
+# official EMO_1M .. EMO_6M with a 1000-class head (paper: 1.3 / 2.3 / 5.1 / 6.1 M)
+OFFICIAL_PARAMS = {'1m': 1_361_168, '2m': 2_377_472, '5m': 5_108_848, '6m': 6_168_496}
+OUT_CHANNELS = {'1m': [32, 48, 80, 168], '2m': [32, 48, 120, 200],
+                '5m': [48, 72, 160, 288], '6m': [48, 72, 160, 320]}
+
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def cls_config(arch):
+    return Config.fromfile(str(ROOT / f'configs/emo/emo-{arch}_8xb256_in1k.py'))
+
+
+def build_classifier(arch, **backbone_overrides):
+    from mmpretrain.registry import MODELS
+    cfg = cls_config(arch)
+    cfg.model.backbone.update(backbone_overrides)
+    return MODELS.build(cfg.model)
+
+
+def num_params(model):
+    return sum(p.numel() for p in model.parameters())
+
+
+def conv_out(size, times):
+    for _ in range(times):
+        size = math.ceil(size / 2)
+    return size
+
+
+# --- param counts and configs -------------------------------------------------------
+
+@pytest.mark.parametrize('arch', ARCHS)
+def test_cls_config_builds_with_official_param_count(arch):
+    model = build_classifier(arch)
+    assert type(model).__name__ == 'ImageClassifier'
+    assert isinstance(model.backbone, EMO)
+    assert model.backbone.out_channels == OUT_CHANNELS[arch]
+    assert model.backbone.out_indices == (3, ) and model.backbone.final_norm
+    assert num_params(model) == OFFICIAL_PARAMS[arch] == FIXTURE['archs'][arch]['num_params']
+    cfg = cls_config(arch)
+    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.optim_wrapper.optimizer.lr == 6e-3
+    assert cfg.train_dataloader.batch_size == 256
+    assert cfg.train_cfg.max_epochs == 300
+    assert not any(t['type'] == 'RandomErasing' for t in cfg.train_pipeline)
+
+
+def test_arch_defaults_follow_official_factories():
+    model = EMO('1m')
+    blocks = [b for stage in model.stages for b in stage]
+    assert len(blocks) == 15
+    assert blocks[-1].drop_path.drop_prob == pytest.approx(0.04036)
+    assert EMO('5m').stages[-1][-1].drop_path.drop_prob == pytest.approx(0.05)
+    for i, stage in enumerate(model.stages):
+        first, rest = stage[0], list(stage)[1:]
+        assert first.conv_local.conv.stride == (2, 2) and not first.use_attn
+        assert not first.has_skip
+        assert all(b.use_attn == (i >= 2) and b.has_skip for b in rest)
+        assert first.conv_local.conv.kernel_size == ((3, 3) if i < 2 else (5, 5))
+        norm = type(first.norm).__name__
+        assert norm == ('BatchNorm2d' if i < 2 else 'LayerNorm2d')
+        assert first.norm.eps == 1e-6
+    # doubled expansion in the first block: 1m stage 4 = 80 * 3.5 * 2
+    assert model.stages[3][0].conv_local.conv.in_channels == 560
+    assert model.stages[3][1].num_heads == 8 and model.stages[3][1].attn_pre
+
+
+# --- outputs --------------------------------------------------------------------------
+
+@pytest.mark.parametrize('arch', ARCHS)
+@pytest.mark.parametrize('size', [(97, 131), (224, 224)])
+def test_output_strides_and_channels(arch, size):
+    model = EMO(arch).eval()
+    with torch.no_grad():
+        outs = model(torch.randn(1, 3, *size))
+    assert len(outs) == 4
+    for i, out in enumerate(outs):
+        expected = (1, OUT_CHANNELS[arch][i], conv_out(size[0], i + 2),
+                    conv_out(size[1], i + 2))
+        assert tuple(out.shape) == expected
+    assert model.channels == OUT_CHANNELS[arch]
+
+
+def test_out_indices_select_and_final_norm():
+    x = torch.randn(1, 3, 64, 64)
+    torch.manual_seed(0)
+    plain = EMO('1m', out_indices=(1, 3)).eval()
+    normed = EMO('1m', out_indices=(-1, 1), final_norm=True).eval()
+    missing, unexpected = normed.load_state_dict(plain.state_dict(), strict=False)
+    assert sorted(missing) == ['norm.bias', 'norm.weight'] and not unexpected
+    assert not hasattr(plain, 'norm')
+    with torch.no_grad():
+        a, b = plain(x), normed(x)
+    assert normed.out_indices == (1, 3) and normed.channels == [48, 168]
+    assert [t.shape[1] for t in a] == [48, 168]
+    torch.testing.assert_close(a[0], b[0])
+    torch.testing.assert_close(b[1], normed.norm(a[1]))
+
+
+@pytest.mark.parametrize('kwargs, error, match', [
+    (dict(out_indices=(4, )), ValueError, r'out_indices entry 4 is out of range.*0\.\.3'),
+    (dict(out_indices=(0, 0)), ValueError, 'repeats a stage'),
+    (dict(out_indices='3'), TypeError, 'out_indices must be'),
+    (dict(arch='3m'), ValueError, r"unknown arch '3m'.*\['1m', '2m', '5m', '6m'\]"),
+    (dict(arch=dict(depths=[1, 1, 1, 1])), ValueError, 'missing keys'),
+    (dict(arch=dict(depths=[1, 1, 1], embed_dims=[8, 8, 8, 8], exp_ratios=[1] * 4,
+                    head_dims=[8] * 4)), ValueError, r"arch\['depths'\] needs 4 values"),
+    (dict(arch=dict(depths=[1, 1, 2, 2], embed_dims=[8, 8, 20, 20], exp_ratios=[1] * 4,
+                    head_dims=[8] * 4)), ValueError, 'stage 3 uses attention.*not divisible'),
+    (dict(frozen_stages=5), ValueError, r'frozen_stages must be an int in -1\.\.4'),
+    (dict(window_size=[7, 7]), ValueError, 'window_size'),
+    (dict(window_size=7.5), TypeError, 'window_size'),
+])
+def test_argument_validation(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        EMO(**kwargs)
+
+
+def test_custom_arch_dict():
+    arch = dict(depths=[1, 1, 2, 2], embed_dims=[8, 16, 24, 32], exp_ratios=[2, 2, 2, 2],
+                head_dims=[8, 8, 8, 16], stem_channels=8)
+    model = EMO(arch, window_size=[0, 0, 3, None]).eval()
+    outs = model(torch.randn(2, 3, 40, 50))
+    assert [tuple(o.shape[1:]) for o in outs] == [(8, 10, 13), (16, 5, 7), (24, 3, 4),
+                                                  (32, 2, 2)]
+
+
+# --- training contract ------------------------------------------------------------------
+
+def test_frozen_stages_freeze_stem_and_stages():
+    model = EMO('1m', frozen_stages=2)
+    model.train()
+    frozen = [model.stem, model.stages[0], model.stages[1]]
+    for module in frozen:
+        assert all(not p.requires_grad for p in module.parameters())
+        assert all(not m.training for m in module.modules())
+    for module in model.stages[2:]:
+        assert all(p.requires_grad for p in module.parameters())
+        assert all(m.training for m in module.modules())
+    # frozen BN statistics do not move in a training forward
+    before = model.stages[1][0].norm.running_mean.clone()
+    model(torch.randn(2, 3, 64, 64))
+    torch.testing.assert_close(model.stages[1][0].norm.running_mean, before)
+    assert all(p.requires_grad for p in EMO('1m', frozen_stages=-1).parameters())
+    stem_only = EMO('1m', frozen_stages=0)
+    assert not any(p.requires_grad for p in stem_only.stem.parameters())
+    assert all(p.requires_grad for p in stem_only.stages.parameters())
+
+
+def test_norm_eval_keeps_bn_in_eval_mode():
+    model = EMO('1m', norm_eval=True)
+    model.train()
+    bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    assert bns and all(not m.training for m in bns)
+    assert model.stages[3][1].v.training  # other layers still train
+    before = [m.running_var.clone() for m in bns]
+    model(torch.randn(2, 3, 64, 64))
+    for m, b in zip(bns, before):
+        torch.testing.assert_close(m.running_var, b)
+
+
+def test_with_cp_same_output_and_gradients():
+    torch.manual_seed(0)
+    ref = EMO('1m', drop_path_rate=0.)
+    cp_model = EMO('1m', drop_path_rate=0., with_cp=True)
+    cp_model.load_state_dict(ref.state_dict())
+    ref.train()
+    cp_model.train()
+    assert all(b.with_cp for s in cp_model.stages for b in s)
+    x = torch.randn(2, 3, 61, 75)
+    outs = []
+    for model in (ref, cp_model):
+        xi = x.clone().requires_grad_(True)
+        out = model(xi)
+        sum(o.square().mean() for o in out).backward()
+        outs.append((out, xi.grad, model.stages[2][1].qk.conv.weight.grad))
+    for a, b in zip(outs[0][0], outs[1][0]):
+        torch.testing.assert_close(a, b)
+    torch.testing.assert_close(outs[0][1], outs[1][1])
+    torch.testing.assert_close(outs[0][2], outs[1][2])
+
+
+# --- window attention -------------------------------------------------------------------
+
+def reference_window_attention(q, k, v, num_heads, window):
+    """Explicit per-window loop: window (a, b) holds rows a::n1 and columns b::n2, as the
+    official ``rearrange('b c (h1 n1) (w1 n2) -> (b n1 n2) c h1 w1')``."""
+    B, C, H, W = q.shape
+    n1, n2 = H // window[0], W // window[1]
+    out = torch.zeros(B, v.shape[1], H, W)
+    for a in range(n1):
+        for b in range(n2):
+            def tokens(t):
+                t = t[:, :, a::n1, b::n2]  # (B, c, wh, ww)
+                return t.reshape(B, num_heads, t.shape[1] // num_heads, -1).transpose(2, 3)
+            qq, kk, vv = tokens(q), tokens(k), tokens(v)
+            attn = (qq @ kk.transpose(-2, -1) * qq.shape[-1] ** -0.5).softmax(-1)
+            o = (attn @ vv).transpose(2, 3).reshape(B, v.shape[1], window[0], window[1])
+            out[:, :, a::n1, b::n2] = o
+    return out
+
+
+@pytest.mark.parametrize('window_size', [3, 7, 0, None])
+def test_grid_window_attention_matches_reference(window_size):
+    torch.manual_seed(0)
+    x = torch.randn(2, 8, 10, 13)
+    window = emo_window_shape(window_size, 10, 13)
+    x = emo_pad_to_window(x, window)
+    if window_size:
+        assert x.shape[-2:] == (math.ceil(10 / window_size) * window_size,
+                                math.ceil(13 / window_size) * window_size)
+    else:
+        assert x.shape[-2:] == (10, 13)
+    q, k, v = torch.randn_like(x), torch.randn_like(x), torch.randn(2, 12, *x.shape[-2:])
+    ours = emo_grid_window_attention(q, k, v, 4, window)
+    torch.testing.assert_close(ours, reference_window_attention(q, k, v, 4, window))
+    with pytest.raises(ValueError, match='not a multiple of the window'):
+        emo_grid_window_attention(q[..., :-1], k[..., :-1], v[..., :-1], 4, (3, 3))
+
+
+@pytest.mark.parametrize('attn_pre', [True, False])
+def test_irmb_window_padding_matches_padded_reference(attn_pre):
+    """Any input size: the block zero-pads the normalised map (padded tokens attend, as in
+    the official code), attends in windows and crops."""
+    torch.manual_seed(0)
+    block = iRMB(16, 16, expand_ratio=2, use_attn=True, head_dim=4, window_size=4,
+                 attn_pre=attn_pre, norm_cfg=dict(type='LN2d', eps=1e-6),
+                 act_cfg=dict(type='GELU')).eval()
+    x = torch.randn(1, 16, 9, 6)
+    with torch.no_grad():
+        out = block(x)
+        xn = emo_pad_to_window(block.norm(x), (4, 4))  # 12 x 8
+        q, k = block.qk(xn).chunk(2, 1)
+        if attn_pre:
+            y = block.v(reference_window_attention(q, k, xn, 4, (4, 4)))
+        else:
+            y = reference_window_attention(q, k, block.v(xn), 4, (4, 4))
+        y = y[:, :, :9, :6]
+        y = y + block.conv_local(y)
+        expected = x + block.proj(y)
+    assert out.shape == x.shape
+    torch.testing.assert_close(out, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_window_size_per_stage():
+    model = EMO('5m', window_size=[7, 7, 10, 16])
+    assert {b.window_size for b in model.stages[2] if b.use_attn} == {10}
+    assert {b.window_size for b in model.stages[3] if b.use_attn} == {16}
+    assert all(b.window_size == 10 for b in EMO('5m', window_size=10).stages[3][1:])
+    with torch.no_grad():
+        outs = model.eval()(torch.randn(1, 3, 100, 90))
+    assert tuple(outs[3].shape) == (1, 288, 4, 3)
+
+
+# --- exactness against the official model ---------------------------------------------
+
+@pytest.mark.parametrize('arch', ARCHS)
+def test_every_official_key_maps_onto_the_classifier(arch):
+    keys = FIXTURE['archs'][arch]['keys']
+    official = {k: torch.zeros(s) for k, s in keys}
+    converted = convert_emo(official)
+    assert len(converted) == len(official)
+    model = build_classifier(arch)
+    own = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert {k: tuple(v.shape) for k, v in converted.items()} == own
+
+
+@pytest.mark.parametrize('case', FIXTURE['cases'],
+                         ids=[f"{c['arch']}-ws{c['window_size']}-"
+                              f"{'x'.join(map(str, c['input_shape'][2:]))}"
+                              for c in FIXTURE['cases']])
+def test_converted_weights_reproduce_official_logits(case):
+    keys = FIXTURE['archs'][case['arch']]['keys']
+    official = fill_state_dict_bn(keys, case['weight_seed'])
+    assert state_dict_checksum(official) == pytest.approx(case['weight_checksum'], rel=1e-9)
+    model = build_classifier(case['arch'], window_size=case['window_size']).eval()
+    model.load_state_dict(convert_emo(official), strict=True)
+    with torch.no_grad():
+        logits = model(seeded_input(case['input_shape'], case['input_seed']), mode='tensor')
+    expected = torch.tensor(case['logits'])
+    torch.testing.assert_close(logits, expected, rtol=1e-4, atol=1e-4 * expected.abs().max())
+
+
+def test_pretrained_init_cfg_loads_converted_backbone(tmp_path):
+    keys = FIXTURE['archs']['1m']['keys']
+    converted = convert_emo(fill_state_dict_bn(keys, 0))
+    path = tmp_path / 'emo-1m.pth'
+    torch.save({'state_dict': converted}, path)
+    model = EMO('1m', out_indices=(2, 3), init_cfg=dict(
+        type='Pretrained', checkpoint=str(path), prefix='backbone.'))
+    model.init_weights()
+    own = model.state_dict()
+    for key, value in own.items():
+        torch.testing.assert_close(value, converted['backbone.' + key])

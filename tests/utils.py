@@ -1,0 +1,57 @@
+"""Helpers shared by the tests (import as ``from tests.utils import ...``)."""
+import math
+from collections import OrderedDict
+from typing import Iterable, Sequence, Tuple
+
+import torch
+
+
+def fill_state_dict(keys_shapes: Iterable[Tuple[str, Sequence[int]]],
+                    seed: int) -> 'OrderedDict[str, torch.Tensor]':
+    """Deterministic float32 weights for ``(key, shape)`` pairs, drawn in the given order.
+
+    One ``torch.Generator`` seeded with ``seed`` draws every tensor in turn, so the same
+    key order and seed give the same weights here and in a fixture-producing script that
+    imports this function. Scales keep activations O(1) through a deep net:
+    ``N(0, 1/fan_in)`` for tensors with >= 2 dims, ``1 + N(0, 0.1^2)`` for 1-d ``*weight``
+    (norm scales) and ``N(0, 0.1^2)`` for other 1-d tensors (biases, layer scales).
+    """
+    gen = torch.Generator().manual_seed(seed)
+    state = OrderedDict()
+    for key, shape in keys_shapes:
+        shape = tuple(int(s) for s in shape)
+        noise = torch.randn(shape, generator=gen, dtype=torch.float32)
+        if len(shape) >= 2:
+            value = noise / math.sqrt(math.prod(shape[1:]))
+        elif key.endswith('weight'):
+            value = 1. + 0.1 * noise
+        else:
+            value = 0.1 * noise
+        state[key] = value
+    return state
+
+
+def state_dict_checksum(state) -> float:
+    """Order-independent float64 sum of all values, to detect a changed generator."""
+    return float(sum(v.double().sum() for v in state.values()))
+
+
+def fill_state_dict_bn(keys_shapes: Iterable[Tuple[str, Sequence[int]]],
+                       seed: int) -> 'OrderedDict[str, torch.Tensor]':
+    """:func:`fill_state_dict` with valid BatchNorm buffers (for eval-mode parity tests).
+
+    Same draws in the same order; then ``*running_var`` becomes ``0.5 + |draw|`` (positive)
+    and ``*num_batches_tracked`` an int64 zero.
+    """
+    state = fill_state_dict(keys_shapes, seed)
+    for key, value in state.items():
+        if key.endswith('running_var'):
+            state[key] = 0.5 + value.abs()
+        elif key.endswith('num_batches_tracked'):
+            state[key] = torch.zeros(value.shape, dtype=torch.long)
+    return state
+
+
+def seeded_input(shape: Sequence[int], seed: int) -> torch.Tensor:
+    """``N(0, 1)`` float32 input of ``shape`` from a generator seeded with ``seed``."""
+    return torch.randn(tuple(shape), generator=torch.Generator().manual_seed(seed))

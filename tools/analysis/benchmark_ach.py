@@ -1,0 +1,160 @@
+"""Time the fused ACH op against plain PyTorch and a memory-copy floor.
+
+    python tools/analysis/benchmark_ach.py                 # CPU, all shapes
+    python tools/analysis/benchmark_ach.py --device cuda   # GPU (Triton when available)
+
+Shapes: the ACH layers of Hadaptive-Net S/M/L (channel counts and ``cs`` from the public
+``hadaptivenet_{s,m,l}.yaml``) at a 224x224 input: stage 3 at 14x14, stage 4 at 7x7;
+batch 1 and 32. Products are normalised with a per-channel affine (BatchNorm at
+inference), which both sides apply.
+
+* inference: ``cross_hadamard`` under no_grad vs. the composition gather -> index i ->
+  index j -> multiply -> scale -> shift -> cat (how the public code runs it), and vs. a
+  floor: ``out.copy_(src)`` for a tensor of the output's size.
+* training: forward + backward of ``cross_hadamard`` with the straight-through selection
+  weight vs. the one-hot composition ``Z = (M' * M^H) X`` of Eqs. 5-8.
+
+Prints a markdown table; ratios > 1 mean ours is faster (``vs floor``: ours / floor).
+"""
+import argparse
+import os.path as osp
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
+
+from mmhad.ops.ach import (cross_hadamard, cross_hadamard_onehot_reference,  # noqa: E402
+                           cross_hadamard_reference, num_pairs_of,
+                           straight_through_weight)
+
+# (name, C, cs, H) -- hadaptivenet_{s,m,l}.yaml, stage 3 (14x14) / stage 4 (7x7) at 224^2
+SHAPES = [
+    ('S st3', 96, 16, 14), ('S st4', 128, 32, 7),
+    ('M st3', 128, 24, 14), ('M st4', 192, 36, 7),
+    ('L st3', 192, 32, 14), ('L st4', 256, 36, 7),
+]
+
+
+def timeit(fn, device, min_time=0.2, warmup=3):
+    for _ in range(warmup):
+        fn()
+    sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
+    sync()
+    n, total = 0, 0.0
+    best = float('inf')
+    while total < min_time or n < 5:
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        dt = time.perf_counter() - t0
+        best = min(best, dt)
+        total += dt
+        n += 1
+    # median-like robust estimate: best of runs is stable on a shared machine
+    return best
+
+
+def make_inputs(b, c, cs, h, device, requires_grad=False):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(b, c, h, h, generator=g).to(device)
+    logits = torch.randn(b, c, generator=g).to(device)
+    idx = logits.topk(cs, dim=1).indices
+    p = num_pairs_of(cs)
+    scale = (torch.rand(p, generator=g) + 0.5).to(device)
+    shift = torch.randn(p, generator=g).to(device)
+    soft = logits.softmax(1)
+    if requires_grad:
+        for t in (x, scale, shift, soft):
+            t.requires_grad_(True)
+    return x, idx, scale, shift, soft
+
+
+def bench(device, batches, modes, min_time):
+    rows = []
+    for name, c, cs, h in SHAPES:
+        for b in batches:
+            p = num_pairs_of(cs)
+            row = dict(shape=f'{name} B={b} C={c} Cs={cs} {h}x{h} -> {c + p}')
+            if 'infer' in modes:
+                x, idx, scale, shift, _ = make_inputs(b, c, cs, h, device)
+                with torch.no_grad():
+                    ref = cross_hadamard_reference(x, idx, scale=scale, shift=shift)
+                    ours = cross_hadamard(x, idx, scale=scale, shift=shift)
+                    torch.testing.assert_close(ours, ref)
+                    src = torch.randn_like(ref)
+                    dst = torch.empty_like(ref)
+                    row['inf_ours'] = timeit(
+                        lambda: cross_hadamard(x, idx, scale=scale, shift=shift), device,
+                        min_time)
+                    row['inf_comp'] = timeit(
+                        lambda: cross_hadamard_reference(x, idx, scale=scale, shift=shift),
+                        device, min_time)
+                    row['floor'] = timeit(lambda: dst.copy_(src), device, min_time)
+            if 'train' in modes:
+                x, idx, scale, shift, soft = make_inputs(b, c, cs, h, device, True)
+                gout = torch.randn(b, c + p, h, h, device=device)
+                leaves = (x, scale, shift, soft)
+
+                def ours_step():
+                    w = straight_through_weight(soft, idx)
+                    out = cross_hadamard(x, idx, w, scale, shift)
+                    return torch.autograd.grad(out, leaves, gout)
+
+                def comp_step():
+                    out = cross_hadamard_onehot_reference(x, idx, soft, scale, shift)
+                    return torch.autograd.grad(out, leaves, gout)
+
+                for a, r in zip(ours_step(), comp_step()):
+                    torch.testing.assert_close(a, r, rtol=1e-4, atol=1e-4)
+                row['tr_ours'] = timeit(ours_step, device, min_time)
+                row['tr_comp'] = timeit(comp_step, device, min_time)
+            rows.append(row)
+            print('.', end='', flush=True, file=sys.stderr)
+    print(file=sys.stderr)
+    return rows
+
+
+def us(t):
+    return f'{t * 1e6:.0f}'
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--batch', type=int, nargs='+', default=[1, 32])
+    parser.add_argument('--modes', nargs='+', default=['infer', 'train'],
+                        choices=['infer', 'train'])
+    parser.add_argument('--min-time', type=float, default=0.2,
+                        help='seconds spent timing each case (best run is reported)')
+    parser.add_argument('--threads', type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    rows = bench(device, args.batch, args.modes, args.min_time)
+
+    print(f'\ndevice={device} torch={torch.__version__} threads={torch.get_num_threads()} '
+          f'(best-of-runs times in microseconds)\n')
+    head = ['shape']
+    if 'infer' in args.modes:
+        head += ['inf ours', 'inf comp', 'floor', 'comp/ours', 'ours/floor']
+    if 'train' in args.modes:
+        head += ['train ours', 'train comp', 'comp/ours']
+    print('| ' + ' | '.join(head) + ' |')
+    print('|' + '---|' * len(head))
+    for r in rows:
+        cells = [r['shape']]
+        if 'infer' in args.modes:
+            cells += [us(r['inf_ours']), us(r['inf_comp']), us(r['floor']),
+                      f"{r['inf_comp'] / r['inf_ours']:.2f}x",
+                      f"{r['inf_ours'] / r['floor']:.2f}x"]
+        if 'train' in args.modes:
+            cells += [us(r['tr_ours']), us(r['tr_comp']),
+                      f"{r['tr_comp'] / r['tr_ours']:.2f}x"]
+        print('| ' + ' | '.join(cells) + ' |')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,62 @@
+"""What tools/train.py and tools/test.py share: arguments, config loading, Runner."""
+import os
+import os.path as osp
+import sys
+
+from mmengine.config import Config, DictAction
+
+
+def add_common_args(parser):
+    parser.add_argument('--work-dir', help='where logs and checkpoints go '
+                        '(default: ./work_dirs/<config name>)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config entries, e.g. train_cfg.max_epochs=1 '
+        'train_dataloader.batch_size=2')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    # torch.distributed.launch passes --local-rank (torchrun sets LOCAL_RANK)
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    return parser
+
+
+def load_config(args, loaders):
+    """Read the config, apply CLI options, prepare/check its data before any build."""
+    import mmhad  # noqa: F401  (registers modules, checks the stack)
+    from mmhad.utils.compat import apply_runtime_patches
+    from mmhad.utils.data_check import prepare_data
+
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    apply_runtime_patches()
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config {args.config!r} does not exist.')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    prepare_data(cfg, loaders=loaders, config_path=args.config)
+    return cfg
+
+
+def build_runner(cfg):
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def run_cli(main):
+    """Run a tool's main; user errors (missing data, bad checkpoint) print one message."""
+    from mmhad.utils.checkpoint import CheckpointError
+    from mmhad.utils.data_check import MissingDataError
+    try:
+        main()
+    except (MissingDataError, CheckpointError) as exc:
+        sys.stderr.write(f'error: {exc}\n')
+        sys.exit(2)

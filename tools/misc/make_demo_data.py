@@ -1,0 +1,23 @@
+"""Write mmhad's small seeded demo dataset (see ``mmhad/utils/demo_data.py``).
+
+    python tools/misc/make_demo_data.py --out data/demo [--num-train 160 --num-val 40]
+"""
+import argparse
+
+from mmhad.utils.demo_data import DEFAULTS, make_demo_data
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--out', default='data/demo')
+    for key, value in DEFAULTS.items():
+        parser.add_argument('--' + key.replace('_', '-'), type=int, default=value)
+    args = parser.parse_args()
+    n_train, n_val = make_demo_data(args.out, args.num_train, args.num_val, args.size,
+                                    args.seed)
+    print(f'wrote {args.num_train} train / {args.num_val} val scenes '
+          f'({n_train} / {n_val} objects) to {args.out}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,41 @@
+"""Evaluate a checkpoint of any mmhad config with MMEngine's Runner.
+
+    python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
+                                           [--cfg-options k=v ...] [--launcher ...]
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tools.common import (add_common_args, build_runner, load_config,  # noqa: E402
+                          run_cli)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test a model with mmhad')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--out', help='dump raw predictions to this .pkl file')
+    add_common_args(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist.')
+    cfg = load_config(args, loaders=('test_dataloader', ))
+    cfg.load_from = args.checkpoint
+    if args.out:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError('--out must end with .pkl or .pickle')
+        cfg.test_evaluator = list(cfg.test_evaluator) if isinstance(
+            cfg.test_evaluator, (list, tuple)) else [cfg.test_evaluator]
+        cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
+    runner = build_runner(cfg)
+    return runner.test()
+
+
+if __name__ == '__main__':
+    run_cli(main)
