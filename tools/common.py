@@ -39,16 +39,47 @@ def load_config(args, loaders):
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    prepare_data(cfg, loaders=loaders, config_path=args.config)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        # `num_workers=0` (e.g. from --cfg-options) with the config's persistent workers
+        # would be refused by torch's DataLoader
+        if cfg.get(loader) and cfg[loader].get('num_workers', 1) == 0:
+            cfg[loader]['persistent_workers'] = False
+    from mmhad.engine.resilience import cpu_ddp_wrapper_cfg, init_distributed
+    if init_distributed(cfg):  # gloo without CUDA; rank 0 alone writes generated data
+        import torch.distributed as dist
+        error = None
+        if dist.get_rank() == 0:
+            try:
+                prepare_data(cfg, loaders=loaders, config_path=args.config)
+            except Exception as exc:  # noqa: BLE001  (the other ranks must not hang)
+                error = exc
+        dist.barrier()
+        if error is not None:
+            raise error
+        if dist.get_rank() != 0:
+            prepare_data(cfg, loaders=loaders, config_path=args.config)
+        cpu_ddp_wrapper_cfg(cfg)
+    else:
+        prepare_data(cfg, loaders=loaders, config_path=args.config)
     return cfg
 
 
 def build_runner(cfg):
+    from mmengine.model import is_model_wrapper
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
-    if 'runner_type' in cfg:
-        return RUNNERS.build(cfg)
-    return Runner.from_cfg(cfg)
+
+    from mmhad.engine.resilience import RNGStateHook, count_norm_layers
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    # resuming continues the random streams instead of re-seeding them
+    runner.register_hook(RNGStateHook())
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    norms = count_norm_layers(model)
+    if any(norms.values()):
+        runner.logger.info(f'norm layers: {norms["SyncBatchNorm"]} SyncBatchNorm, '
+                           f'{norms["BatchNorm"]} BatchNorm (world size '
+                           f'{runner.world_size})')
+    return runner
 
 
 def run_cli(main):

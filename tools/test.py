@@ -23,8 +23,12 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if not osp.isfile(args.checkpoint):
-        raise FileNotFoundError(f'checkpoint {args.checkpoint!r} does not exist.')
+    from mmhad.utils.checkpoint import (check_state_dict_matches, extract_state_dict,
+                                        load_checkpoint_file)
+
+    # missing / empty / truncated checkpoints fail here, before any build, as a
+    # CheckpointError (one message, exit code 2) instead of a pickle traceback
+    state = extract_state_dict(load_checkpoint_file(args.checkpoint))
     cfg = load_config(args, loaders=('test_dataloader', ))
     cfg.load_from = args.checkpoint
     if args.out:
@@ -34,6 +38,12 @@ def main(argv=None):
             cfg.test_evaluator, (list, tuple)) else [cfg.test_evaluator]
         cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
     runner = build_runner(cfg)
+    # mmengine loads with strict=False and only logs missing keys: weights of another
+    # model (other arch, other class count) would be evaluated half-random. Refuse them.
+    from mmengine.model import is_model_wrapper
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    check_state_dict_matches(model, state)
+    del state
     return runner.test()
 
 

@@ -1,7 +1,15 @@
 # The quickstart (`make demo`): SSDLite-EMO-1M trained from scratch on the generated demo
 # scenes on a CPU in minutes, evaluated with the real COCO bbox metric. Inherits the
 # full COCO config and changes only the data and the schedule.
-_base_ = ['../emo/ssdlite_emo1m_coco.py', './_demo_coco_data.py']
+_base_ = '../emo/ssdlite_emo1m_coco.py'
+
+# The generated demo scenes (mmhad/utils/demo_data.py); tools/train.py writes them on the
+# first run, so a fresh machine needs nothing else.
+demo_data = dict(out='data/demo')
+data_root = 'data/demo/coco/'
+metainfo = dict(
+    classes=('circle', 'square', 'triangle', 'star'),
+    palette=[(220, 20, 60), (0, 128, 255), (255, 200, 0), (60, 180, 75)])
 
 model = dict(
     # no ImageNet weights offline: train from scratch, so BN must learn its statistics
@@ -29,8 +37,8 @@ train_dataloader = dict(
     dataset=dict(
         times=1,
         dataset=dict(
-            data_root={{_base_.data_root}},
-            metainfo={{_base_.metainfo}},
+            data_root=data_root,
+            metainfo=metainfo,
             ann_file='annotations/instances_train.json',
             data_prefix=dict(img='train/'),
             filter_cfg=dict(filter_empty_gt=True, min_size=4),
@@ -39,13 +47,13 @@ val_dataloader = dict(
     batch_size=8,
     num_workers=1,
     dataset=dict(
-        data_root={{_base_.data_root}},
-        metainfo={{_base_.metainfo}},
+        data_root=data_root,
+        metainfo=metainfo,
         ann_file='annotations/instances_val.json',
         data_prefix=dict(img='val/'),
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(ann_file='data/demo/coco/annotations/instances_val.json')
+val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
 
 max_epochs = 30

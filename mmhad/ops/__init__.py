@@ -1,2 +1,3 @@
-from .ach import CrossHadamardFunction, cross_hadamard  # noqa: F401
-__all__ = ['cross_hadamard', 'CrossHadamardFunction']
+from .ach import CrossHadamardFunction, cross_hadamard, use_cpu_extension  # noqa: F401
+
+__all__ = ['cross_hadamard', 'CrossHadamardFunction', 'use_cpu_extension']

@@ -1,8 +1,9 @@
 """Optional single-pass C++ CPU kernel for the cross-Hadamard forward.
 
-Never required: :mod:`mmhad.ops.ach` uses it only when ``MMHAD_ACH_CPU_EXT=1`` is set
-(then it is JIT-compiled once with ``torch.utils.cpp_extension.load_inline`` into
-PyTorch's extension cache, ~1 min) or after :func:`build` was called in the process.
+Never required: :mod:`mmhad.ops.ach` uses it only when ``MMHAD_ACH_CPU_EXT=1`` is set or
+after ``mmhad.ops.ach.use_cpu_extension(True)`` (either JIT-compiles it once with
+``torch.utils.cpp_extension.load_inline`` into PyTorch's extension cache, ~1 min with a
+C++ compiler and ninja; later processes load the cached build in well under a second).
 Without it the pure-PyTorch path runs. The kernel writes every output row once:
 identity rows are copied, product row ``k`` of sample ``b`` is
 ``scale * act(w_i w_j x[idx_i] x[idx_j]) + shift`` (``act`` = identity or soft-sign),
@@ -10,8 +11,8 @@ parallel over ``(sample, output channel)`` rows with ``at::parallel_for``.
 """
 import os
 import threading
+import warnings
 
-import torch
 
 _SOURCE = r"""
 #include <torch/extension.h>
@@ -201,8 +202,9 @@ static void pair_row(acc_t* gzs, const scalar_t* g, const scalar_t* Xs, const sc
     pair_generic<scalar_t, acc_t>(gzs, g, Xs, Xt, L, has_a, stats, coef, aww, ww, out);
 }
 
-// grads: gz (B, CS, L) w.r.t. the weighted selected channels z = w * x[idx];
-// per-pair sums gt = sum g, gs = sum g act(p), ga = sum g s p / (1 + |a p|)^2 (B, P).
+// Gradients: gx (B, C, L) = go[:, :C] + scatter over idx of w * dL/dz; gw (B, CS) =
+// sum_l dL/dz_s * x[idx_s]; per-pair sums stats (B, P, 3) = (sum g, sum g act(p),
+// sum g s p / (1 + |a p|)^2) for shift / scale / alpha.
 std::vector<torch::Tensor> ach_backward(torch::Tensor go, torch::Tensor x, torch::Tensor idx,
                                         c10::optional<torch::Tensor> w,
                                         c10::optional<torch::Tensor> s,
@@ -212,7 +214,9 @@ std::vector<torch::Tensor> ach_backward(torch::Tensor go, torch::Tensor x, torch
   const bool dbl = x.scalar_type() == at::kDouble;
   auto acc = x.options().dtype(dbl ? at::kDouble : at::kFloat);
   auto gz = torch::zeros({B, CS, L}, acc);
+  auto gw = torch::empty({B, CS}, acc);
   auto stats = torch::zeros({B, P, 3}, acc);
+  auto gx = torch::empty({B, C, x.size(2), x.size(3)}, x.options());
   AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "ach_backward", [&] {
     using acc_t = typename std::conditional<std::is_same<scalar_t, double>::value, double, float>::type;
     torch::Tensor wc, sc;
@@ -227,7 +231,9 @@ std::vector<torch::Tensor> ach_backward(torch::Tensor go, torch::Tensor x, torch
     const scalar_t* gp = go.data_ptr<scalar_t>();
     const int64_t* ip = idx.data_ptr<int64_t>();
     acc_t* gzp = gz.data_ptr<acc_t>();
+    acc_t* gwp = gw.data_ptr<acc_t>();
     acc_t* stp = stats.data_ptr<acc_t>();
+    scalar_t* gxp = gx.data_ptr<scalar_t>();
     at::parallel_for(0, B * CS, 1, [&](int64_t begin, int64_t end) {
       for (int64_t u = begin; u < end; ++u) {
         const int64_t b = u / CS, si = u - b * CS;
@@ -256,10 +262,28 @@ std::vector<torch::Tensor> ach_backward(torch::Tensor go, torch::Tensor x, torch
             o[2] = res[2] * sk;
           }
         }
+        acc_t dot = 0;
+        for (int64_t l = 0; l < L; ++l) dot += gzs[l] * static_cast<acc_t>(Xs[l]);
+        gwp[u] = dot;
+      }
+    });
+    // gx: identity gradient plus the selected channels' gradient, one sample per task
+    // (duplicates within a sample accumulate sequentially, no race).
+    at::parallel_for(0, B, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t b = begin; b < end; ++b) {
+        scalar_t* gxb = gxp + b * C * L;
+        std::memcpy(gxb, gp + b * (C + P) * L, sizeof(scalar_t) * C * L);
+        for (int64_t si = 0; si < CS; ++si) {
+          scalar_t* row = gxb + ip[b * CS + si] * L;
+          const acc_t* gzs = gzp + (b * CS + si) * L;
+          const acc_t ws = wp ? wp[b * CS + si] : acc_t(1);
+          for (int64_t l = 0; l < L; ++l)
+            row[l] = static_cast<scalar_t>(static_cast<acc_t>(row[l]) + ws * gzs[l]);
+        }
       }
     });
   });
-  return {gz, stats};
+  return {gx, gw, stats};
 }
 """
 
@@ -268,9 +292,25 @@ _MODULE = None
 _FAILED = False
 
 
+def ready() -> bool:
+    """The kernel is built and loaded in this process."""
+    return _MODULE is not None
+
+
 def enabled() -> bool:
-    """True when the extension should be used (env opt-in or built in this process)."""
-    return _MODULE is not None or (os.environ.get('MMHAD_ACH_CPU_EXT') == '1' and not _FAILED)
+    """The default choice: ``MMHAD_ACH_CPU_EXT=1`` is set and the kernel builds (once; a
+    failed build warns once and returns False, so callers fall back to PyTorch)."""
+    if os.environ.get('MMHAD_ACH_CPU_EXT') != '1' or _FAILED:
+        return False
+    if _MODULE is not None:
+        return True
+    try:
+        build()
+    except Exception as exc:  # no compiler, no ninja, ...
+        warnings.warn(f'mmhad: building the ACH CPU extension failed ({exc!r}); '
+                      'using the PyTorch implementation')
+        return False
+    return True
 
 
 def build(verbose: bool = False):
@@ -281,7 +321,8 @@ def build(verbose: bool = False):
             from torch.utils.cpp_extension import load_inline
             try:
                 _MODULE = load_inline(
-                    name='mmhad_ach_cpu', cpp_sources=[_SOURCE], functions=['ach_forward', 'ach_backward'],
+                    name='mmhad_ach_cpu', cpp_sources=[_SOURCE],
+                    functions=['ach_forward', 'ach_backward'],
                     extra_cflags=['-O3', '-fopenmp'], extra_ldflags=['-fopenmp'],
                     verbose=verbose)
             except Exception:
@@ -291,8 +332,9 @@ def build(verbose: bool = False):
 
 
 def backward(grad_out, x, idx, weight, scale, alpha, p):
-    """``(gz, stats)``: gradient w.r.t. ``z = w * x[idx]`` ``(B, Cs, L)`` and per-pair
-    ``(sum g, sum g act(p), sum g s p / (1 + |alpha p|)^2)`` ``(B, P, 3)``."""
+    """``(gx, gw, stats)``: gradients of ``x`` ``(B, C, H, W)`` and of the selection weight
+    ``(B, Cs)``, and per-pair ``(sum g, sum g act(p), sum g s p / (1 + |alpha p|)^2)``
+    ``(B, P, 3)`` from which the shift / scale / alpha gradients are summed."""
     mod = build()
     return mod.ach_backward(
         grad_out.contiguous(), x.contiguous(), idx.contiguous(),

@@ -22,11 +22,19 @@ paper's one-hot matrix product ``Z = M X`` (Eq. 8) without materialising ``M``.
 
 Dispatch (:func:`cross_hadamard`):
 
-* ONNX export: plain ops (Gather, Mul, Add, Div, Abs, Concat) so standard runtimes run it.
-* no gradient needed: a single-pass kernel (Triton on CUDA when importable, otherwise
-  PyTorch ops writing straight into one preallocated output).
+* ONNX export / jit tracing: plain ops (Gather, Mul, Add, Div, Abs, Concat).
+* no gradient needed: the forward below, without autograd bookkeeping.
 * otherwise :class:`CrossHadamardFunction`, an autograd Function whose backward
   recomputes the products instead of storing them.
+
+Forward / backward implementations:
+
+* CUDA: a Triton kernel (``_ach_triton.py``) writes the whole output in one pass, when
+  Triton imports; the backward uses PyTorch ops.
+* CPU, default: PyTorch ops into one preallocated output (no concat, no one-hot).
+* CPU, optional: a single-pass C++ kernel for forward and backward (``_ach_cpu.py``),
+  used after ``use_cpu_extension(True)`` or with ``MMHAD_ACH_CPU_EXT=1``; it is compiled
+  on first use (needs a C++ compiler and ninja) and never required.
 
 The module imports without Triton, a GPU or mmengine.
 """
@@ -39,7 +47,7 @@ from torch import Tensor
 __all__ = [
     'cross_hadamard', 'CrossHadamardFunction', 'cross_hadamard_reference',
     'cross_hadamard_onehot_reference', 'pair_indices', 'num_pairs_of',
-    'straight_through_weight', 'onehot_selection_weight'
+    'straight_through_weight', 'onehot_selection_weight', 'use_cpu_extension'
 ]
 
 
@@ -48,27 +56,34 @@ def num_pairs_of(cs: int) -> int:
     return cs * (cs - 1) // 2
 
 
-_PAIR_CACHE: Dict[Tuple[int, int, str], Tuple[Tensor, Tensor]] = {}
+_PAIR_CACHE: Dict[tuple, Tuple[Tensor, Tensor]] = {}
 
 
 def pair_indices(cs: int, num_pairs: Optional[int] = None,
                  device=None) -> Tuple[Tensor, Tensor]:
     """Row-major upper-triangle pair indices ``(I, J)`` (int64), first ``num_pairs``."""
+    hit = _PAIR_CACHE.get((cs, num_pairs, device))          # fast path: exact same args
+    if hit is not None:
+        return hit
     full = num_pairs_of(cs)
-    num_pairs = full if num_pairs is None else int(num_pairs)
-    if not 0 <= num_pairs <= full:
-        raise ValueError(f'num_pairs={num_pairs} must lie in [0, {full}] for cs={cs}')
-    device = torch.device('cpu') if device is None else torch.device(device)
-    key = (cs, num_pairs, str(device))
+    n = full if num_pairs is None else int(num_pairs)
+    if not 0 <= n <= full:
+        raise ValueError(f'num_pairs={n} must lie in [0, {full}] for cs={cs}')
+    dev = torch.device('cpu') if device is None else torch.device(device)
+    key = (cs, n, str(dev))
     hit = _PAIR_CACHE.get(key)
     if hit is None:
         # plain Python so that a first call inside an ONNX / jit trace records constants
-        pairs = [(i, j) for i in range(cs) for j in range(i + 1, cs)][:num_pairs]
+        pairs = [(i, j) for i in range(cs) for j in range(i + 1, cs)][:n]
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')          # TracerWarning: constants, intended
-            hit = (torch.tensor([i for i, _ in pairs], dtype=torch.int64, device=device),
-                   torch.tensor([j for _, j in pairs], dtype=torch.int64, device=device))
+            hit = (torch.tensor([i for i, _ in pairs], dtype=torch.int64, device=dev),
+                   torch.tensor([j for _, j in pairs], dtype=torch.int64, device=dev))
         _PAIR_CACHE[key] = hit
+    try:
+        _PAIR_CACHE[(cs, num_pairs, device)] = hit
+    except TypeError:  # unhashable device spec
+        pass
     return hit
 
 
@@ -107,61 +122,73 @@ def _bcast(t: Optional[Tensor], like: Tensor) -> Optional[Tensor]:
 
 
 # --------------------------------------------------------------------------- forward
-def _row_index(bsz: int, c: int, idx: Tensor, p: int):
-    """Flat row indices into ``x.view(B*C, L)``: left factors (identity rows first) and
-    right factors of every output row."""
-    ii, jj = pair_indices(idx.shape[1], p, idx.device)
-    base = torch.arange(0, bsz * c, c, device=idx.device).unsqueeze(1)
-    sel = idx + base                                          # (B, Cs)
-    left = torch.cat([base + torch.arange(c, device=idx.device), sel[:, ii]], 1)
-    return left.view(-1), sel[:, jj].reshape(-1)
-
-
 def _forward_torch(x: Tensor, idx: Tensor, weight, scale, shift, alpha,
                    p: int) -> Tensor:
-    """Pure PyTorch: one ``index_select`` writes the identity rows and the left factors
-    of all products into the preallocated output, then in-place multiply by the right
-    factors and one fused ``addcmul`` for the affine."""
+    """Pure PyTorch, few kernels, no intermediate concat: copy ``x`` into a preallocated
+    output, gather the ``Cs`` selected rows once, multiply their pair gathers straight
+    into the output slice, then one in-place ``addcmul`` for the affine."""
     bsz, c, h, w = x.shape
     l = h * w
-    rows = x.reshape(bsz * c, l)
-    out = x.new_empty(bsz, c + p, h, w)
-    left, right = _row_index(bsz, c, idx, p)
-    torch.index_select(rows, 0, left, out=out.view(-1, l))
-    if not p:
-        return out
-    prod = out.view(bsz, c + p, l)[:, c:]
-    prod.mul_(torch.index_select(rows, 0, right).view(bsz, p, l))
-    if weight is not None:
+    x3 = x.reshape(bsz, c, l)
+    out = x.new_empty(bsz, c + p, l)
+    out[:, :c].copy_(x3)
+    if p:
+        z = _gather(x3, idx)
+        if weight is not None:
+            z.mul_(weight.to(z.dtype).unsqueeze(-1))
         ii, jj = pair_indices(idx.shape[1], p, idx.device)
-        wt = weight.to(x.dtype)
-        prod.mul_((wt[:, ii] * wt[:, jj]).unsqueeze(-1))
-    if alpha is not None:
-        prod.mul_(alpha.to(x.dtype).reshape(()))
-        prod.div_(prod.abs().add_(1))
-    s3, t3 = _bcast(scale, prod), _bcast(shift, prod)
-    if s3 is not None and t3 is not None:
-        torch.addcmul(t3, prod, s3, out=prod)
-    elif s3 is not None:
-        prod.mul_(s3)
-    elif t3 is not None:
-        prod.add_(t3)
-    return out
+        prod = out[:, c:]
+        torch.mul(torch.index_select(z, 1, ii), torch.index_select(z, 1, jj), out=prod)
+        if alpha is not None:
+            prod.mul_(alpha.to(x.dtype).reshape(()))
+            prod.div_(prod.abs().add_(1))
+        s3, t3 = _bcast(scale, prod), _bcast(shift, prod)
+        if s3 is not None and t3 is not None:
+            torch.addcmul(t3, prod, s3, out=prod)
+        elif s3 is not None:
+            prod.mul_(s3)
+        elif t3 is not None:
+            prod.add_(t3)
+    return out.view(bsz, c + p, h, w)
 
 
 def _forward(x, idx, weight, scale, shift, alpha, p):
+    global _TRITON
     if p and x.is_cuda and _triton_available():
-        from ._ach_triton import cross_hadamard_triton
-        return cross_hadamard_triton(x, idx, weight, scale, shift, alpha, p)
+        try:
+            from ._ach_triton import cross_hadamard_triton
+            return cross_hadamard_triton(x, idx, weight, scale, shift, alpha, p)
+        except Exception as exc:  # e.g. no compiler for this GPU: fall back, once
+            _TRITON = False
+            warnings.warn(f'mmhad: the ACH Triton kernel failed ({exc!r}); '
+                          'using PyTorch ops on CUDA from now on')
     if p and x.device.type == 'cpu' and _cpu_ext_enabled():
         from . import _ach_cpu
         return _ach_cpu.forward(x, idx, weight, scale, shift, alpha, p)
     return _forward_torch(x, idx, weight, scale, shift, alpha, p)
 
 
+_CPU_EXT: Optional[bool] = None      # None: follow MMHAD_ACH_CPU_EXT
+
+
 def _cpu_ext_enabled() -> bool:
     from . import _ach_cpu
-    return _ach_cpu.enabled()
+    if _CPU_EXT is None:
+        return _ach_cpu.enabled()
+    return _CPU_EXT and _ach_cpu.ready()
+
+
+def use_cpu_extension(flag: Optional[bool] = True) -> bool:
+    """Select the CPU implementation: ``True`` builds (once, ~1 min, cached by PyTorch)
+    and uses the optional C++ kernel, ``False`` forces the pure-PyTorch path, ``None``
+    restores the default (the kernel only if ``MMHAD_ACH_CPU_EXT=1``). Returns whether
+    the kernel is now in use."""
+    global _CPU_EXT
+    from . import _ach_cpu
+    if flag:
+        _ach_cpu.build()
+    _CPU_EXT = flag
+    return _cpu_ext_enabled()
 
 
 _TRITON = None
@@ -205,8 +232,8 @@ class CrossHadamardFunction(torch.autograd.Function):
 
         x3 = x.reshape(bsz, c, l)
         if p and x.device.type == 'cpu' and _cpu_ext_enabled():
-            return CrossHadamardFunction._backward_ext(ctx, go, x, x3, idx, weight, scale,
-                                                       shift, alpha, p)
+            return CrossHadamardFunction._backward_ext(ctx, go, x, idx, weight, scale, shift,
+                                                       alpha, p)
         g = go[:, c:]
         if need_t:
             gt = g.sum(-1)
@@ -216,33 +243,36 @@ class CrossHadamardFunction(torch.autograd.Function):
             ii, jj = pair_indices(cs, p, x.device)
             zr = _gather(x3, idx)
             z = zr * weight.to(zr.dtype).unsqueeze(-1) if weight is not None else zr
-            prod = z[:, ii] * z[:, jj]                       # (B, P, L)
-            s3 = _bcast(scale, prod)
-            gp = g * s3 if s3 is not None else g.clone()     # d out / d(normed)
-            if alpha is not None:
-                a = alpha.to(prod.dtype).reshape(())
-                den = (prod * a).abs_().add_(1)              # 1 + |alpha p|
-                if need_s:
-                    act = prod * a / den
-                    gs = (g * act).sum(-1)
-                    del act
-                den.pow_(2)
-                gp.div_(den)                                 # d softsign / d(alpha p)
-                del den
-                if need_a:
-                    ga = (gp * prod).sum().reshape(alpha.shape).to(alpha.dtype)
-                gp.mul_(a)
-            elif need_s:
-                gs = (g * prod).sum(-1)
+            zi = torch.index_select(z, 1, ii)                # (B, P, L)
+            zj = torch.index_select(z, 1, jj)
+            s3 = _bcast(scale, g)
+            gp = g * s3 if s3 is not None else g.clone()     # d out / d act(p)
+            if alpha is not None or need_s:
+                prod = zi * zj
+                if alpha is not None:
+                    a = alpha.to(prod.dtype).reshape(())
+                    den = (prod * a).abs_().add_(1)          # 1 + |alpha p|
+                    if need_s:
+                        gs = torch.linalg.vecdot(g, prod * a / den)
+                    den.pow_(2)
+                    gp.div_(den)                             # d softsign / d(alpha p)
+                    del den
+                    if need_a:
+                        ga = torch.linalg.vecdot(gp, prod).sum()
+                        ga = ga.reshape(alpha.shape).to(alpha.dtype)
+                    gp.mul_(a)
+                else:
+                    gs = torch.linalg.vecdot(g, prod)
+                del prod
             if gs is not None:
                 gs = (gs.sum(0) if scale.dim() == 1 else gs).to(scale.dtype)
-            del prod
             if need_x or need_w:
                 gz = torch.zeros_like(z)
-                gz.index_add_(1, ii, gp * z[:, jj])
-                gz.index_add_(1, jj, gp * z[:, ii])
+                gz.index_add_(1, ii, zj.mul_(gp))
+                gz.index_add_(1, jj, zi.mul_(gp))
+                del zi, zj
                 if need_w:
-                    gw = (gz * zr).sum(-1).to(weight.dtype)
+                    gw = torch.linalg.vecdot(gz, zr).to(weight.dtype)
                 if need_x:
                     if weight is not None:
                         gz.mul_(weight.to(gz.dtype).unsqueeze(-1))
@@ -262,31 +292,23 @@ class CrossHadamardFunction(torch.autograd.Function):
 
 
     @staticmethod
-    def _backward_ext(ctx, go, x, x3, idx, weight, scale, shift, alpha, p):
+    def _backward_ext(ctx, go, x, idx, weight, scale, shift, alpha, p):
         """Backward through the optional C++ kernel (one pass over grad_out's products)."""
         from . import _ach_cpu
-        bsz, c, h, w = x.shape
-        cs, l = idx.shape[1], h * w
         need_x, _, need_w, need_s, need_t, need_a, _ = ctx.needs_input_grad
-        gz, stats = _ach_cpu.backward(go, x, idx, weight, scale, alpha, p)
-        gx = gw = gs = gt = ga = None
-        if need_t:
-            gt = stats[..., 0]
-            gt = (gt.sum(0) if shift.dim() == 1 else gt).to(shift.dtype)
-        if need_s:
-            gs = stats[..., 1]
-            gs = (gs.sum(0) if scale.dim() == 1 else gs).to(scale.dtype)
+        gx, gw, stats = _ach_cpu.backward(go, x, idx, weight, scale, alpha, p)
+
+        def reduce(col, like):
+            v = stats[..., col]
+            return (v if like.dim() == 2 else v.sum(0)).to(like.dtype)
+
+        gt = reduce(0, shift) if need_t else None
+        gs = reduce(1, scale) if need_s else None
+        ga = None
         if need_a:
             ga = stats[..., 2].sum().reshape(alpha.shape).to(alpha.dtype)
-        if need_w:
-            gw = (gz * _gather(x3, idx)).sum(-1).to(weight.dtype)
-        if need_x:
-            if weight is not None:
-                gz = gz * weight.to(gz.dtype).unsqueeze(-1)
-            gx = go[:, :c].clone(memory_format=torch.contiguous_format)
-            gx.scatter_add_(1, idx.unsqueeze(-1).expand(bsz, cs, l), gz.to(gx.dtype))
-            gx = gx.view(bsz, c, h, w)
-        return gx, None, gw, gs, gt, ga, None
+        return (gx if need_x else None, None,
+                gw.to(weight.dtype) if need_w else None, gs, gt, ga, None)
 
 
 # --------------------------------------------------------------------------- ONNX path

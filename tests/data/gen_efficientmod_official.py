@@ -10,8 +10,8 @@ root:
 
 It records, for every official variant, the state-dict keys and shapes in official order
 and the parameter count, and for EfficientMod-xxs the eval-mode logits of the official
-model whose weights were filled by ``tests.utils.fill_state_dict`` (the same function the
-test uses) on a ``tests.utils.seeded_input``.
+model whose weights were filled by ``tests.helpers.fill_state_dict`` (the same function the
+test uses) on a ``tests.helpers.seeded_input``.
 """
 import argparse
 import json
@@ -19,7 +19,7 @@ import json
 import torch
 import official_effmod as off  # the official models/EfficientMod.py
 
-from tests.utils import fill_state_dict, seeded_input, state_dict_checksum
+from tests.helpers import fill_state_dict, seeded_input, state_dict_checksum
 
 FACTORIES = dict(xxs=off.efficientMod_xxs, xs=off.efficientMod_xs, s=off.efficientMod_s,
                  s_conv=off.efficientMod_s_Conv)

@@ -4,21 +4,29 @@ The official code is NOT part of this repository; see ``tests/data/README.md`` f
 place it (``model/emo.py`` and ``model/basic_modules.py`` of zhangzjn/EMO, with timm 0.6
 and einops on ``PYTHONPATH``). Run from the repository root:
 
-    PYTHONPATH=$OFFICIAL_ROOT:$OFFSITE_PACKAGES:. python3 tests/data/gen_emo_official.py
+    PYTHONPATH=$OFFICIAL_ROOT:$OFFSITE_PACKAGES python3 tests/data/gen_emo_official.py
 
 It records, for every official variant, the state-dict keys and shapes in official order,
 and for a few cases the eval-mode logits of the official model whose weights were filled
-by ``tests.utils.fill_state_dict_bn`` (the same function the test uses).
+by ``tests.helpers.fill_state_dict_bn`` (the same function the test uses).
 """
 import argparse
+import importlib.util
 import json
 import subprocess
+from pathlib import Path
 
 import timm
 import torch
 from model.emo import EMO_1M, EMO_2M, EMO_5M, EMO_6M  # the official factories
 
-from tests.utils import fill_state_dict_bn, seeded_input, state_dict_checksum
+# tests/helpers.py by path: site-packages may hold another top-level ``tests`` package
+_spec = importlib.util.spec_from_file_location(
+    'mmhad_test_utils', Path(__file__).resolve().parents[1] / 'utils.py')
+_utils = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_utils)
+fill_state_dict_bn, seeded_input = _utils.fill_state_dict_bn, _utils.seeded_input
+state_dict_checksum = _utils.state_dict_checksum
 
 FACTORIES = {'1m': EMO_1M, '2m': EMO_2M, '5m': EMO_5M, '6m': EMO_6M}
 # (arch, window size, weight seed, input seed, input shape); 5m/10 is the official

@@ -10,10 +10,19 @@ import mmhad  # noqa: F401
 from mmhad.utils.checkpoint import CheckpointError
 from mmhad.utils.converters.emo import (check_converted_emo, convert_emo,
                                         infer_emo_arch)
-from tests.utils import fill_state_dict_bn
+from tests.helpers import fill_state_dict_bn
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = json.loads((ROOT / 'tests/data/emo_official.json').read_text())
+
+
+@pytest.fixture(autouse=True, scope='module')
+def _one_thread():
+    """One intra-op thread: on a busy 2-core machine two threads run 5-20x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def load_tool():

@@ -1,6 +1,7 @@
 """Time the fused ACH op against plain PyTorch and a memory-copy floor.
 
     python tools/analysis/benchmark_ach.py                 # CPU, all shapes
+    python tools/analysis/benchmark_ach.py --no-ext        # skip the optional C++ kernel
     python tools/analysis/benchmark_ach.py --device cuda   # GPU (Triton when available)
 
 Shapes: the ACH layers of Hadaptive-Net S/M/L (channel counts and ``cs`` from the public
@@ -14,7 +15,9 @@ inference), which both sides apply.
 * training: forward + backward of ``cross_hadamard`` with the straight-through selection
   weight vs. the one-hot composition ``Z = (M' * M^H) X`` of Eqs. 5-8.
 
-Prints a markdown table; ratios > 1 mean ours is faster (``vs floor``: ours / floor).
+On CPU both of our implementations are timed: the default pure-PyTorch path ("torch")
+and the optional C++ kernel ("ext", built on first use; see ``mmhad/ops/_ach_cpu.py``).
+Times are the best of repeated runs (robust on a shared machine), in microseconds.
 """
 import argparse
 import os.path as osp
@@ -27,7 +30,7 @@ sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
 from mmhad.ops.ach import (cross_hadamard, cross_hadamard_onehot_reference,  # noqa: E402
                            cross_hadamard_reference, num_pairs_of,
-                           straight_through_weight)
+                           straight_through_weight, use_cpu_extension)
 
 # (name, C, cs, H) -- hadaptivenet_{s,m,l}.yaml, stage 3 (14x14) / stage 4 (7x7) at 224^2
 SHAPES = [
@@ -71,7 +74,7 @@ def make_inputs(b, c, cs, h, device, requires_grad=False):
     return x, idx, scale, shift, soft
 
 
-def bench(device, batches, modes, min_time):
+def bench(device, batches, modes, min_time, impls):
     rows = []
     for name, c, cs, h in SHAPES:
         for b in batches:
@@ -81,16 +84,18 @@ def bench(device, batches, modes, min_time):
                 x, idx, scale, shift, _ = make_inputs(b, c, cs, h, device)
                 with torch.no_grad():
                     ref = cross_hadamard_reference(x, idx, scale=scale, shift=shift)
-                    ours = cross_hadamard(x, idx, scale=scale, shift=shift)
-                    torch.testing.assert_close(ours, ref)
-                    src = torch.randn_like(ref)
-                    dst = torch.empty_like(ref)
-                    row['inf_ours'] = timeit(
-                        lambda: cross_hadamard(x, idx, scale=scale, shift=shift), device,
-                        min_time)
+                    for impl in impls:
+                        select(impl)
+                        torch.testing.assert_close(
+                            cross_hadamard(x, idx, scale=scale, shift=shift), ref)
+                        row[f'inf_{impl}'] = timeit(
+                            lambda: cross_hadamard(x, idx, scale=scale, shift=shift),
+                            device, min_time)
                     row['inf_comp'] = timeit(
                         lambda: cross_hadamard_reference(x, idx, scale=scale, shift=shift),
                         device, min_time)
+                    src = torch.randn_like(ref)
+                    dst = torch.empty_like(ref)
                     row['floor'] = timeit(lambda: dst.copy_(src), device, min_time)
             if 'train' in modes:
                 x, idx, scale, shift, soft = make_inputs(b, c, cs, h, device, True)
@@ -106,14 +111,23 @@ def bench(device, batches, modes, min_time):
                     out = cross_hadamard_onehot_reference(x, idx, soft, scale, shift)
                     return torch.autograd.grad(out, leaves, gout)
 
-                for a, r in zip(ours_step(), comp_step()):
-                    torch.testing.assert_close(a, r, rtol=1e-4, atol=1e-4)
-                row['tr_ours'] = timeit(ours_step, device, min_time)
+                expected = comp_step()
+                for impl in impls:
+                    select(impl)
+                    for a, r in zip(ours_step(), expected):
+                        torch.testing.assert_close(a, r, rtol=1e-4, atol=1e-4)
+                    row[f'tr_{impl}'] = timeit(ours_step, device, min_time)
                 row['tr_comp'] = timeit(comp_step, device, min_time)
             rows.append(row)
             print('.', end='', flush=True, file=sys.stderr)
     print(file=sys.stderr)
     return rows
+
+
+def select(impl):
+    """'torch' / 'ext' on CPU; 'gpu' (Triton or torch, whatever the op dispatches to)."""
+    if impl in ('torch', 'ext'):
+        use_cpu_extension(impl == 'ext')
 
 
 def us(t):
@@ -126,34 +140,52 @@ def main():
     parser.add_argument('--batch', type=int, nargs='+', default=[1, 32])
     parser.add_argument('--modes', nargs='+', default=['infer', 'train'],
                         choices=['infer', 'train'])
-    parser.add_argument('--min-time', type=float, default=0.2,
+    parser.add_argument('--min-time', type=float, default=0.3,
                         help='seconds spent timing each case (best run is reported)')
     parser.add_argument('--threads', type=int, default=None)
+    parser.add_argument('--no-ext', action='store_true',
+                        help='do not build / time the optional C++ CPU kernel')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    rows = bench(device, args.batch, args.modes, args.min_time)
+    if device.type == 'cpu':
+        impls = ['torch']
+        if not args.no_ext:
+            try:
+                use_cpu_extension(True)
+                impls.append('ext')
+            except Exception as exc:  # no compiler
+                print(f'C++ kernel unavailable ({exc!r}); timing the torch path only',
+                      file=sys.stderr)
+    else:
+        impls = ['gpu']
+    rows = bench(device, args.batch, args.modes, args.min_time, impls)
 
     print(f'\ndevice={device} torch={torch.__version__} threads={torch.get_num_threads()} '
-          f'(best-of-runs times in microseconds)\n')
-    head = ['shape']
+          f'(best-of-runs, microseconds; "x" columns: speed-up of ours over the '
+          f'composition, and ours / floor)\n')
     if 'infer' in args.modes:
-        head += ['inf ours', 'inf comp', 'floor', 'comp/ours', 'ours/floor']
+        head = ['inference'] + [f'ours ({i})' for i in impls] + ['comp', 'floor']
+        head += [f'comp/{i}' for i in impls] + [f'{i}/floor' for i in impls]
+        print('| ' + ' | '.join(head) + ' |')
+        print('|' + '---|' * len(head))
+        for r in rows:
+            cells = [r['shape']] + [us(r[f'inf_{i}']) for i in impls]
+            cells += [us(r['inf_comp']), us(r['floor'])]
+            cells += [f"{r['inf_comp'] / r[f'inf_{i}']:.1f}x" for i in impls]
+            cells += [f"{r[f'inf_{i}'] / r['floor']:.2f}x" for i in impls]
+            print('| ' + ' | '.join(cells) + ' |')
+        print()
     if 'train' in args.modes:
-        head += ['train ours', 'train comp', 'comp/ours']
-    print('| ' + ' | '.join(head) + ' |')
-    print('|' + '---|' * len(head))
-    for r in rows:
-        cells = [r['shape']]
-        if 'infer' in args.modes:
-            cells += [us(r['inf_ours']), us(r['inf_comp']), us(r['floor']),
-                      f"{r['inf_comp'] / r['inf_ours']:.2f}x",
-                      f"{r['inf_ours'] / r['floor']:.2f}x"]
-        if 'train' in args.modes:
-            cells += [us(r['tr_ours']), us(r['tr_comp']),
-                      f"{r['tr_comp'] / r['tr_ours']:.2f}x"]
-        print('| ' + ' | '.join(cells) + ' |')
+        head = ['training fwd+bwd'] + [f'ours ({i})' for i in impls] + ['comp']
+        head += [f'comp/{i}' for i in impls]
+        print('| ' + ' | '.join(head) + ' |')
+        print('|' + '---|' * len(head))
+        for r in rows:
+            cells = [r['shape']] + [us(r[f'tr_{i}']) for i in impls] + [us(r['tr_comp'])]
+            cells += [f"{r['tr_comp'] / r[f'tr_{i}']:.1f}x" for i in impls]
+            print('| ' + ' | '.join(cells) + ' |')
 
 
 if __name__ == '__main__':

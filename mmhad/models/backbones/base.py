@@ -8,7 +8,7 @@ from copy import deepcopy
 from typing import Dict, Iterable, Sequence, Union
 
 from mmengine.model import BaseModule
-from torch import nn
+from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 NUM_STAGES = 4
@@ -102,6 +102,30 @@ class MMHadBackbone(BaseModule):
 
     def _post_init(self):
         self._freeze_stages()
+
+    def _check_input(self, x) -> None:
+        """Raise a ValueError naming the problem if ``x`` is not ``(B, C_in, H, W)``.
+
+        ``C_in`` is the ``in_channels`` the backbone was built with (read from the stem's
+        first conv), so a grey-scale or RGBA tensor into an RGB backbone is reported as
+        such instead of as a conv weight-shape error deep inside the stem.
+        """
+        expected = getattr(self, '_in_channels', None)
+        if expected is None:
+            conv = next((m for m in self.stem.modules() if isinstance(m, nn.Conv2d)), None)
+            expected = self._in_channels = conv.in_channels if conv is not None else -1
+        family = type(self).__name__
+        if not isinstance(x, Tensor):
+            raise TypeError(f'{family}: expected a tensor of shape (B, C, H, W), got '
+                            f'{type(x).__name__}.')
+        if x.dim() != 4:
+            raise ValueError(f'{family}: expected a 4-d input (B, C, H, W), got shape '
+                             f'{tuple(x.shape)}.')
+        if expected > 0 and x.shape[1] != expected:
+            raise ValueError(
+                f'{family}: expected {expected} input channels, got {x.shape[1]} (input '
+                f'shape {tuple(x.shape)}). Convert the images (e.g. grey -> RGB), or build '
+                f'the backbone with in_channels={x.shape[1]}.')
 
     def _frozen_modules(self):
         if self.frozen_stages >= 0:

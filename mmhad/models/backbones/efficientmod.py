@@ -146,6 +146,7 @@ class EfficientMod(MMHadBackbone):
             yield self.norm
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        self._check_input(x)
         x = self.stem(x.permute(0, 2, 3, 1))  # channels-last inside
         outs = []
         for i, stage in enumerate(self.stages):

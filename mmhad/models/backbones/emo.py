@@ -182,6 +182,7 @@ class EMO(MMHadBackbone):
                     m.reset_parameters()
 
     def forward(self, x: Tensor) -> tuple:
+        self._check_input(x)
         x = self.stem(x)
         outs = []
         for i, stage in enumerate(self.stages):

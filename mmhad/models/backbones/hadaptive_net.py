@@ -194,6 +194,7 @@ class HadaptiveNet(MMHadBackbone):
         self._post_init()
 
     def forward(self, x):
+        self._check_input(x)
         x = self.stem(x)
         outs = []
         for i, stage in enumerate(self.stages):

@@ -11,7 +11,7 @@ import mmhad  # noqa: F401  (registers EfficientMod)
 from mmhad.models.backbones import EfficientMod
 from mmhad.utils.checkpoint import CheckpointError, check_state_dict_matches
 from mmhad.utils.converters.efficientmod import convert_efficientmod
-from tests.utils import fill_state_dict, seeded_input, state_dict_checksum
+from tests.helpers import fill_state_dict, seeded_input, state_dict_checksum
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 FIXTURE = osp.join(ROOT, 'tests', 'data', 'efficientmod_official.json')
@@ -20,6 +20,9 @@ CONFIGS = {arch: osp.join(ROOT, 'configs', 'efficientmod',
            for arch in ('xxs', 'xs', 's', 's_conv')}
 # Params of the official 1000-class models (ma-xu/EfficientMod factories).
 OFFICIAL_PARAMS = dict(xxs=4_736_264, xs=6_627_544, s=12_897_184, s_conv=12_872_336)
+# a tiny arch with both block kinds, for the training-behaviour tests
+TINY = dict(embed_dims=[8, 16, 32, 64], depths=[1, 2, 2, 1], attn_depths=[0, 0, 1, 1],
+            expand_ratios=[1, 3], num_heads=2)
 OUT_CHANNELS = dict(xxs=[32, 64, 128, 256], xs=[32, 64, 144, 288],
                     s=[32, 64, 144, 312], s_conv=[40, 80, 160, 344])
 
@@ -33,7 +36,9 @@ def official():
 def build_classifier(arch):
     from mmengine.config import Config
     from mmpretrain.registry import MODELS
-    return MODELS.build(Config.fromfile(CONFIGS[arch]).model)
+    cfg = Config.fromfile(CONFIGS[arch])
+    cfg.model.setdefault('data_preprocessor', cfg.get('data_preprocessor'))  # as Runner
+    return MODELS.build(cfg.model)
 
 
 def num_params(model):
@@ -82,15 +87,16 @@ def test_out_indices_subset_and_aliases():
 
 
 def test_arch_dict_and_block_layout():
-    arch = dict(embed_dims=[8, 16, 32, 64], depths=[1, 2, 3, 1],
-                attn_depths=[0, 0, 1, 1], expand_ratios=[1, 3], num_heads=2)
-    model = EfficientMod(arch, out_indices=3)
+    model = EfficientMod(dict(TINY, depths=[1, 2, 3, 1]), out_indices=3)
     ratios = [b.mod.expand_ratio for b in model.stages[2].blocks[:3]]
     assert ratios == [1, 3, 1]
     assert type(model.stages[2].blocks[3]).__name__ == 'EfficientModAttentionBlock'
     # heads are max(C // heads, 32) wide, as the official Attention
     assert model.stages[3].blocks[1].attn.head_dims == 32
     assert model.stages[0].downsample is None
+    model.init_weights()  # default: official init (trunc-normal linears, layer scale 1e-4)
+    assert model.stages[3].blocks[1].attn.qkv.weight.std() < 0.03
+    assert torch.all(model.stages[0].blocks[0].gamma == 1e-4)
     assert model(torch.randn(1, 3, 16, 16))[0].shape == (1, 64, 1, 1)
 
 
@@ -130,11 +136,11 @@ def test_frozen_stages():
 def test_norm_eval():
     # norm_eval acts on BatchNorm only (base class); EfficientMod's LayerNorms keep no
     # running statistics, so train() leaves them training and the outputs unchanged
-    model = EfficientMod('xxs', norm_eval=True).train()
+    model = EfficientMod(TINY, norm_eval=True).train()
     assert model.norm_eval
     norms = [m for m in model.modules() if isinstance(m, nn.LayerNorm)]
     assert norms and all(m.training for m in norms)
-    ref = EfficientMod('xxs').train()
+    ref = EfficientMod(TINY).train()
     ref.load_state_dict(model.state_dict())
     x = torch.randn(1, 3, 32, 32)
     torch.testing.assert_close(model(x), ref(x))
@@ -142,11 +148,14 @@ def test_norm_eval():
 
 def test_with_cp_matches():
     torch.manual_seed(0)
-    plain = EfficientMod('xxs', drop_path_rate=0.).train()
-    ckpt = EfficientMod('xxs', drop_path_rate=0., with_cp=True).train()
+    plain = EfficientMod(TINY, drop_path_rate=0.1).train()
+    ckpt = EfficientMod(TINY, drop_path_rate=0.1, with_cp=True).train()
     ckpt.load_state_dict(plain.state_dict())
-    x = torch.randn(1, 3, 32, 32)
-    outs_p, outs_c = plain(x), ckpt(x)
+    x = torch.randn(2, 3, 32, 32)
+    torch.manual_seed(1)  # same drop-path draws (checkpointing restores the RNG state)
+    outs_p = plain(x)
+    torch.manual_seed(1)
+    outs_c = ckpt(x)
     for a, b in zip(outs_p, outs_c):
         torch.testing.assert_close(a, b)
     sum(o.sum() for o in outs_p).backward()

@@ -3,6 +3,8 @@
 Exactness uses ``tests/data/emo_official.json`` (official key names/shapes and logits of
 the official model with seeded weights; see ``tests/data/README.md``).
 """
+import copy
+import functools
 import json
 import math
 from pathlib import Path
@@ -18,7 +20,7 @@ from mmhad.models.layers.attention import (emo_grid_window_attention,
                                            emo_pad_to_window, emo_window_shape)
 from mmhad.models.layers.irmb import iRMB
 from mmhad.utils.converters.emo import convert_emo
-from tests.utils import fill_state_dict_bn, seeded_input, state_dict_checksum
+from tests.helpers import fill_state_dict_bn, seeded_input, state_dict_checksum
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = json.loads((ROOT / 'tests/data/emo_official.json').read_text())
@@ -28,11 +30,23 @@ OFFICIAL_PARAMS = {'1m': 1_361_168, '2m': 2_377_472, '5m': 5_108_848, '6m': 6_16
 OUT_CHANNELS = {'1m': [32, 48, 80, 168], '2m': [32, 48, 120, 200],
                 '5m': [48, 72, 160, 288], '6m': [48, 72, 160, 320]}
 
-torch.set_num_threads(min(2, torch.get_num_threads()))
+
+@pytest.fixture(autouse=True, scope='module')
+def _one_thread():
+    """One intra-op thread: on a busy 2-core machine two threads run 5-20x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@functools.lru_cache(maxsize=None)
+def _load_config(arch):
+    return Config.fromfile(str(ROOT / f'configs/emo/emo-{arch}_8xb256_in1k.py'))
 
 
 def cls_config(arch):
-    return Config.fromfile(str(ROOT / f'configs/emo/emo-{arch}_8xb256_in1k.py'))
+    return copy.deepcopy(_load_config(arch))
 
 
 def build_classifier(arch, **backbone_overrides):
@@ -317,3 +331,36 @@ def test_pretrained_init_cfg_loads_converted_backbone(tmp_path):
     own = model.state_dict()
     for key, value in own.items():
         torch.testing.assert_close(value, converted['backbone.' + key])
+
+
+def test_flops_match_paper_when_attention_is_counted():
+    """Paper Tab. 7: EMO-1M 261M FLOPs at 224 (fvcore convention, attention matmuls
+    included). mmengine's analyzer skips ``scaled_dot_product_attention``; count it as
+    ``QK^T + attn @ V`` like the official model's explicit matmuls."""
+    from mmengine.analysis import FlopAnalyzer
+    from mmengine.analysis.jit_handles import get_shape
+
+    def sdpa(inputs, outputs):
+        q, k, v = (get_shape(x) for x in inputs[:3])
+        return math.prod(q[:-2]) * q[-2] * k[-2] * (q[-1] + v[-1])
+
+    model = build_classifier('1m').eval()
+
+    class Logits(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        def forward(self, x):
+            return self.model(x, mode='tensor')
+
+    analyzer = FlopAnalyzer(Logits().eval(), (torch.randn(1, 3, 224, 224), ))
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    without_attn = analyzer.total()
+    analyzer = FlopAnalyzer(Logits().eval(), (torch.randn(1, 3, 224, 224), ))
+    analyzer.set_op_handle('aten::scaled_dot_product_attention', sdpa)
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    assert analyzer.total() == pytest.approx(261e6, rel=5e-3)
+    assert analyzer.total() - without_attn == 12_369_952  # 9 attention blocks' matmuls

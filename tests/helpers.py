@@ -1,4 +1,4 @@
-"""Helpers shared by the tests (import as ``from tests.utils import ...``)."""
+"""Helpers shared by the tests (import as ``from tests.helpers import ...``)."""
 import math
 from collections import OrderedDict
 from typing import Iterable, Sequence, Tuple

@@ -1,0 +1,13 @@
+# PSPNet-EfficientMod-s, ADE20K 512x512, 80k. Not in the paper: the EMO PSPNet recipe
+# (configs/emo/pspnet_emo5m_512x512_80k_ade20k.py) with this backbone.
+_base_ = '../emo/pspnet_emo5m_512x512_80k_ade20k.py'
+pretrained = 'checkpoints/efficientmod-s_in1k.pth'
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='EfficientMod',
+        arch='s',
+        out_indices=(0, 1, 2, 3),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    decode_head=dict(in_channels=312),
+    auxiliary_head=dict(in_channels=144))

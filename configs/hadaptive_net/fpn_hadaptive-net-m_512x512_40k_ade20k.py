@@ -1,0 +1,16 @@
+# Semantic FPN-Hadaptive-Net-M, ADE20K 512x512, with the EMO / EfficientMod Semantic
+# FPN recipe (configs/emo/fpn_emo5m_512x512_40k_ade20k.py).
+_base_ = '../emo/fpn_emo5m_512x512_40k_ade20k.py'
+# No ImageNet weights are published for Hadaptive-Net: pre-train with
+# configs/hadaptive_net/hadaptive-net-m_8xb64_in1k.py and point `pretrained` at the result,
+# or train from scratch with --cfg-options model.backbone.init_cfg=None.
+pretrained = 'checkpoints/hadaptive-net-m_in1k.pth'
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='HadaptiveNet',
+        arch='m',
+        out_indices=(0, 1, 2, 3),
+        with_last_conv=False,
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    neck=dict(in_channels=[48, 80, 128, 192]))

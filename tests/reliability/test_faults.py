@@ -1,0 +1,349 @@
+"""Faults a long training must survive, on tiny generated data on CPU.
+
+* ``kill -9`` in the middle of training, then ``tools/train.py --resume``: the final
+  weights equal those of an uninterrupted run bit for bit (deterministic mode; the
+  random generator states travel in the checkpoints, mmhad.engine.resilience).
+* Distributed: ``tools/dist_train.sh CONFIG 2`` runs 2-process DDP over gloo for a
+  detector and a segmentor; BN becomes SyncBN under DDP and stays BN in one process;
+  the CPU SyncBN matches BatchNorm over the whole batch (values, gradients, statistics).
+* Mixed precision: bf16 autocast on CPU keeps losses and weights finite for 200
+  iterations (SSDLite-EMO-1M, Hadaptive-Net-S with ACH / CrossHadaNorm / DySoft / BN),
+  and ``tools/train.py --amp`` trains with ``CPUAutocastOptimWrapper``.
+"""
+import copy
+import glob
+import json
+import math
+import os
+import os.path as osp
+import re
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DET = osp.join(REPO, 'configs/demo/ssdlite_emo1m_demo.py')
+SEG = osp.join(REPO, 'configs/demo/deeplabv3_emo1m_demo.py')
+LOADERS = ['train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+           'test_dataloader.num_workers=0', 'default_hooks.logger.interval=1']
+DET_TINY = ['demo_data.num_train=4', 'demo_data.num_val=2', 'demo_data.size=64',
+            'train_cfg.val_interval=100', 'default_hooks.checkpoint.interval=1'] + LOADERS
+
+
+def env():
+    """One thread per process; ``python`` (tools/dist_train.sh) = this interpreter."""
+    return dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
+                PATH=osp.dirname(sys.executable) + os.pathsep + os.environ['PATH'])
+
+
+def train_cmd(config, work, *args):
+    return [sys.executable, osp.join(REPO, 'tools/train.py'), config, '--work-dir', work,
+            *args]
+
+
+def run(cmd, cwd, timeout=900, extra_env=None):
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          env=dict(env(), **(extra_env or {})))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    return out
+
+
+def losses(work_dir):
+    values = []
+    for path in glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')):
+        with open(path) as f:
+            values += [json.loads(line)['loss'] for line in f if '"loss"' in line]
+    return values
+
+
+def state_dict(path):
+    return torch.load(path, map_location='cpu', weights_only=False)['state_dict']
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------- kill -9 + resume
+@pytest.mark.slow
+def test_kill9_then_resume_matches_uninterrupted_run(tmp_path):
+    options = ['--cfg-options', 'demo_data.num_train=16', 'demo_data.num_val=2',
+               'demo_data.size=64', 'train_dataloader.batch_size=2',
+               'train_cfg.max_epochs=3', 'train_cfg.val_interval=100',
+               'default_hooks.checkpoint.interval=1',
+               'default_hooks.checkpoint.max_keep_ckpts=5', 'randomness.seed=0',
+               'randomness.deterministic=True'] + LOADERS
+    cwd = str(tmp_path)
+    full_log = open(tmp_path / 'full.log', 'w')
+    full = subprocess.Popen(train_cmd(DET, 'full', *options), cwd=cwd, env=env(),
+                            stdout=full_log, stderr=subprocess.STDOUT)
+    try:
+        # let the first run write the demo data, then start the run to be killed
+        deadline = time.time() + 600
+        while not osp.isfile(tmp_path / 'data/demo/DONE'):
+            assert full.poll() is None and time.time() < deadline, 'no demo data'
+            time.sleep(0.2)
+        killed_log = open(tmp_path / 'killed.log', 'w')
+        victim = subprocess.Popen(train_cmd(DET, 'killed', *options), cwd=cwd, env=env(),
+                                  stdout=killed_log, stderr=subprocess.STDOUT)
+        # in epoch 2 (8 iterations per epoch): after epoch_1.pth and 2 more iterations
+        while not re.search(r'Epoch\(train\) \[2\]\[2/8\]',
+                            open(tmp_path / 'killed.log').read()):
+            assert victim.poll() is None and time.time() < deadline, \
+                open(tmp_path / 'killed.log').read()[-3000:]
+            time.sleep(0.05)
+        os.kill(victim.pid, signal.SIGKILL)
+        assert victim.wait() == -signal.SIGKILL
+        assert osp.isfile(tmp_path / 'killed/epoch_1.pth')
+        assert not osp.isfile(tmp_path / 'killed/epoch_3.pth')
+
+        log = run(train_cmd(DET, 'killed', '--resume', *options), cwd)
+        assert re.search(r'resumed epoch: [12], iter: (8|16)', log), log[-3000:]
+        assert full.wait(timeout=900) == 0, open(tmp_path / 'full.log').read()[-3000:]
+    finally:
+        if full.poll() is None:
+            full.kill()
+    full_log.close()
+    # single process: BN stays BN (no SyncBN without DDP)
+    match = re.search(r'norm layers: (\d+) SyncBatchNorm, (\d+) BatchNorm \(world size 1\)',
+                      open(tmp_path / 'full.log').read())
+    assert match and match.group(1) == '0' and int(match.group(2)) > 0
+
+    uninterrupted = state_dict(tmp_path / 'full/epoch_3.pth')
+    resumed = state_dict(tmp_path / 'killed/epoch_3.pth')
+    assert uninterrupted.keys() == resumed.keys()
+    for key in uninterrupted:
+        assert torch.equal(uninterrupted[key], resumed[key]), key
+
+
+# --------------------------------------------------------------------- distributed
+def dist_train(config, work, cwd, *options):
+    cmd = ['bash', osp.join(REPO, 'tools/dist_train.sh'), config, '2', '--work-dir', work,
+           '--cfg-options', *options]
+    return run(cmd, cwd, extra_env=dict(PORT=str(free_port())))
+
+
+def assert_ddp_sync_bn(log):
+    assert "'backend': 'gloo'" in log, log[-3000:]
+    match = re.search(r'norm layers: (\d+) SyncBatchNorm, (\d+) BatchNorm \(world size 2\)',
+                      log)
+    assert match, log[-3000:]
+    assert int(match.group(1)) > 0 and match.group(2) == '0'
+
+
+@pytest.mark.slow
+def test_ddp_detector_two_processes(tmp_path):
+    work = str(tmp_path / 'work')
+    log = dist_train(DET, work, str(tmp_path), *DET_TINY, 'train_cfg.max_epochs=1',
+                     'train_dataloader.batch_size=1')
+    assert_ddp_sync_bn(log)
+    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
+    values = losses(work)
+    assert len(values) == 2 and all(math.isfinite(v) for v in values)  # 4 images / 2 / 1
+
+
+@pytest.mark.slow
+def test_ddp_segmentor_two_processes(tmp_path):
+    # the demo segmentation config at a 64x64 crop, to keep the run short
+    small = tmp_path / 'deeplabv3_small.py'
+    small.write_text(textwrap.dedent(f"""
+        _base_ = {SEG!r}
+        crop_size = (64, 64)
+        model = dict(data_preprocessor=dict(size=crop_size))
+        train_dataloader = dict(dataset=dict(pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations', reduce_zero_label=True),
+            dict(type='RandomResize', scale=(256, 64), ratio_range=(0.5, 2.0),
+                 keep_ratio=True),
+            dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+            dict(type='RandomFlip', prob=0.5),
+            dict(type='PackSegInputs')]))
+        """))
+    work = str(tmp_path / 'work')
+    log = dist_train(str(small), work, str(tmp_path), 'demo_data.num_train=4',
+                     'demo_data.num_val=2', 'demo_data.size=64',
+                     'train_dataloader.batch_size=2', 'train_cfg.max_iters=3',
+                     'train_cfg.val_interval=3', 'default_hooks.checkpoint.interval=3',
+                     *LOADERS)
+    assert_ddp_sync_bn(log)
+    assert osp.isfile(osp.join(work, 'iter_3.pth'))
+    assert re.search(r'mIoU: [\d.]+', log), log[-3000:]  # validation ran distributed
+    values = losses(work)
+    assert len(values) == 3 and all(math.isfinite(v) for v in values)
+
+
+CPU_SYNC_BN_CHECK = '''
+import copy
+import torch, torch.distributed as dist
+from torch import nn
+from mmhad.engine.resilience import convert_cpu_sync_bn
+dist.init_process_group('gloo')
+rank = dist.get_rank()
+torch.manual_seed(0)
+x = torch.randn(8, 6, 5, 5) * 3 + 1
+w = torch.randn(8, 6, 5, 5)
+ref = nn.BatchNorm2d(6)
+with torch.no_grad():
+    ref.weight.uniform_(0.5, 1.5); ref.bias.uniform_(-0.5, 0.5)
+sync = nn.Sequential(nn.Identity(), copy.deepcopy(ref))
+assert convert_cpu_sync_bn(sync) == 1 and isinstance(sync[1], nn.BatchNorm2d)
+xr = x.clone().requires_grad_(True)
+(ref(xr) * w).sum().backward()
+xs = x[4 * rank:4 * rank + 4].clone().requires_grad_(True)
+ys = sync(xs)
+(ys * w[4 * rank:4 * rank + 4]).sum().backward()
+with torch.no_grad():
+    whole = nn.functional.batch_norm(x, None, None, ref.weight, ref.bias, True)
+    torch.testing.assert_close(ys, whole[4 * rank:4 * rank + 4])
+torch.testing.assert_close(xs.grad, xr.grad[4 * rank:4 * rank + 4])
+gw, gb = sync[1].weight.grad.clone(), sync[1].bias.grad.clone()
+dist.all_reduce(gw); dist.all_reduce(gb)
+torch.testing.assert_close(gw, ref.weight.grad)
+torch.testing.assert_close(gb, ref.bias.grad)
+torch.testing.assert_close(sync[1].running_mean, ref.running_mean)
+torch.testing.assert_close(sync[1].running_var, ref.running_var)
+sync.eval(); ref.eval()
+torch.testing.assert_close(sync(x), ref(x))
+print(f'rank {rank}: CPU SyncBN matches whole-batch BN')
+dist.destroy_process_group()
+'''
+
+
+@pytest.mark.slow
+def test_cpu_sync_bn_matches_whole_batch_bn(tmp_path):
+    script = tmp_path / 'check_sync_bn.py'
+    script.write_text(CPU_SYNC_BN_CHECK)
+    out = run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+               f'--master_port={free_port()}', str(script)], str(tmp_path),
+              extra_env=dict(PYTHONPATH=REPO))
+    assert out.count('CPU SyncBN matches whole-batch BN') == 2, out[-3000:]
+
+
+# --------------------------------------------------------------------- mixed precision
+def _det_batch(gen, n=2, size=64):
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+    inputs, samples = [], []
+    for _ in range(n):
+        inputs.append(torch.randint(0, 256, (3, size, size), dtype=torch.uint8,
+                                    generator=gen))
+        xy = torch.rand(3, 2, generator=gen) * size * 0.6
+        wh = 8 + torch.rand(3, 2, generator=gen) * size * 0.3
+        sample = DetDataSample(metainfo=dict(img_shape=(size, size), ori_shape=(size, size),
+                                             pad_shape=(size, size), scale_factor=(1., 1.)))
+        sample.gt_instances = InstanceData(
+            bboxes=torch.cat([xy, (xy + wh).clamp(max=size)], 1),
+            labels=torch.randint(0, 4, (3, ), generator=gen))
+        samples.append(sample)
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def _cls_batch(gen, n=4, size=64, num_classes=10):
+    from mmpretrain.structures import DataSample
+    inputs = [torch.randint(0, 256, (3, size, size), dtype=torch.uint8, generator=gen)
+              for _ in range(n)]
+    samples = [DataSample().set_gt_label(int(torch.randint(0, num_classes, (1, ),
+                                                           generator=gen)))
+               for _ in range(n)]
+    return dict(inputs=inputs, data_samples=samples)
+
+
+def _bf16_loop(model, make_batch, lr, iters=200):
+    """``train_step`` under CPUAutocastOptimWrapper; returns the losses (all finite)."""
+    from mmhad.engine.amp import CPUAutocastOptimWrapper
+    torch.manual_seed(0)
+    model.train()
+    wrapper = CPUAutocastOptimWrapper(optimizer=torch.optim.AdamW(model.parameters(), lr=lr))
+    dtypes = set()
+    conv = next(m for m in model.backbone.modules() if isinstance(m, torch.nn.Conv2d))
+    handle = conv.register_forward_hook(lambda m, i, o: dtypes.add(o.dtype))
+    gen = torch.Generator().manual_seed(0)
+    values = []
+    for i in range(iters):
+        if i % 10 == 0:  # a new batch every 10 iterations
+            batch = make_batch(gen)
+        log = model.train_step(batch, wrapper)
+        values.append(float(log['loss'].detach()))
+        assert math.isfinite(values[-1]), (i, {k: float(v) for k, v in log.items()})
+    handle.remove()
+    assert dtypes == {torch.bfloat16}, dtypes  # the convs really ran in bf16
+    for name, param in model.named_parameters():
+        assert torch.isfinite(param).all(), name
+    for name, buf in model.named_buffers():
+        if buf.is_floating_point():
+            assert torch.isfinite(buf).all(), name
+    return values
+
+
+@pytest.fixture
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.slow
+def test_bf16_autocast_ssdlite_emo1m(one_thread):
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    import mmhad  # noqa: F401
+    cfg = Config.fromfile(DET)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        from mmdet.registry import MODELS
+        model = MODELS.build(cfg.model)
+        values = _bf16_loop(model, _det_batch, lr=3e-3)
+    assert sum(values[-20:]) < sum(values[:20])  # and it learns
+
+
+@pytest.mark.slow
+def test_bf16_autocast_hadaptive_net_s_with_ach(one_thread):
+    """Hadaptive-Net-S classifier whose stage-3 ACH layers use CrossHadaNorm, DySoft and
+    BN for the products (the public S uses DySoft throughout)."""
+    from mmengine.config import Config
+    from mmengine.registry import DefaultScope
+
+    from mmhad.models.backbones.hadaptive_net import ARCH_SETTINGS
+    from mmhad.models.layers.ach import ACH, CrossHadaNorm, DySoft
+    arch = copy.deepcopy(ARCH_SETTINGS['s'])
+    norms = iter(['CrossHadaNorm', 'DySoft', 'CrossHadaNorm', 'BN'])
+    arch['layers'][2] = [tuple(s[:5]) + (next(norms), ) if s[0] == 'hada' else s
+                         for s in arch['layers'][2]]
+    cfg = Config.fromfile(osp.join(REPO, 'configs/hadaptive_net/'
+                                         'hadaptive-net-s_1xb64_cifar100.py'))
+    cfg.model.backbone.arch = arch
+    cfg.model.head.num_classes, cfg.model.head.topk = 10, (1, )
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        from mmpretrain.registry import MODELS
+        model = MODELS.build(cfg.model)
+        achs = [m for m in model.modules() if isinstance(m, ACH)]
+        kinds = {type(m.norm).__name__ for m in achs}
+        assert {'CrossHadaNorm', 'DySoft', 'BatchNorm2d'} <= kinds, kinds
+        assert any(isinstance(m.norm, CrossHadaNorm) for m in achs)
+        assert any(isinstance(m.norm, DySoft) for m in achs)
+        values = _bf16_loop(model, _cls_batch, lr=1e-3)
+    assert sum(values[-20:]) < sum(values[:20])
+    for m in achs:
+        assert torch.isfinite(m.tau) and m.tau_min <= float(m.tau) <= m.tau_max
+
+
+@pytest.mark.slow
+def test_cli_amp_on_cpu(tmp_path):
+    work = str(tmp_path / 'work')
+    log = run(train_cmd(DET, work, '--amp', '--cfg-options', *DET_TINY,
+                        'demo_data.num_train=8', 'train_dataloader.batch_size=2',
+                        'train_cfg.max_epochs=1'), str(tmp_path))
+    assert "type='CPUAutocastOptimWrapper'" in log, log[-3000:]
+    values = losses(work)
+    assert len(values) == 4 and all(math.isfinite(v) for v in values), values
+    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
