@@ -6,10 +6,11 @@ Convention: one multiply-add = one FLOP (fvcore / mmengine). mmengine has no han
 official models that write attention as explicit matmuls. Softmax, activations and other
 element-wise ops are not counted (as in the papers' fvcore numbers).
 
-The papers' *dense-prediction* tables (EMO Tables 8-10) were counted with mmcv 1.x's
-module-hook counter, which sees Conv/Linear/Norm modules but not functional matmuls, so
-their figures leave attention out: pass ``count_attention=False`` to compare with them
-(DeepLabv3-EMO-5M at 512x512: 5.86 G without, 6.61 G with attention; paper 5.8 G).
+The papers' *dense-prediction* tables (EMO Tables 8-10, EfficientMod Table 7) were counted
+with mmcv 1.x's module-hook counter, which sees Conv/Linear/Norm modules but not functional
+matmuls, so their figures leave attention out: pass ``count_attention=False`` to compare
+with them (DeepLabv3-EMO-5M at 512x512: 5.86 G without, 6.61 G with attention, paper
+5.8 G; Semantic FPN-EfficientMod-s: 28.17 G without, 30.48 G with, paper 28.1 G).
 """
 import copy
 import math
@@ -27,8 +28,8 @@ def sdpa_flop_jit(inputs, outputs) -> int:
 
 
 class _TensorForward(nn.Module):
-    """Calls ``model(x, mode='tensor')`` for OpenMMLab models (detectors, segmentors,
-    classifiers); plain modules are called as they are."""
+    """Calls ``model(x, data_samples, mode='tensor')`` for OpenMMLab models (detectors,
+    segmentors, classifiers); plain modules are called as they are."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
@@ -36,7 +37,28 @@ class _TensorForward(nn.Module):
         self.tensor_mode = _accepts_mode(model)
 
     def forward(self, x):
-        return self.model(x, mode='tensor') if self.tensor_mode else self.model(x)
+        if not self.tensor_mode:
+            return self.model(x)
+        return self.model(x, _dummy_data_samples(self.model, x.shape), mode='tensor')
+
+
+def _dummy_data_samples(model: nn.Module, shape):
+    """Two-stage detectors read image metas even in tensor mode (RPN proposals)."""
+    try:
+        from mmdet.models.detectors import TwoStageDetector
+        from mmdet.structures import DetDataSample
+    except ImportError:
+        return None
+    if not isinstance(model, TwoStageDetector):
+        return None
+    hw = tuple(shape[-2:])
+    samples = []
+    for _ in range(shape[0]):
+        sample = DetDataSample()
+        sample.set_metainfo(dict(img_shape=hw, ori_shape=hw, pad_shape=hw,
+                                 batch_input_shape=hw, scale_factor=(1., 1.)))
+        samples.append(sample)
+    return samples
 
 
 def _accepts_mode(model: nn.Module) -> bool:

@@ -347,3 +347,75 @@ def test_cli_amp_on_cpu(tmp_path):
     values = losses(work)
     assert len(values) == 4 and all(math.isfinite(v) for v in values), values
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
+
+
+# --------------------------------------------------------------------- unit level
+def test_cpu_launch_config(monkeypatch):
+    """Without CUDA a distributed launch gets gloo, no device ids, and the CPU SyncBN
+    wrapper; a single-process config is left alone."""
+    from mmengine.config import Config
+
+    from mmhad.engine import resilience
+    monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
+    cfg = Config(dict(launcher='pytorch', sync_bn='torch',
+                      env_cfg=dict(dist_cfg=dict(backend='nccl'))))
+    resilience.cpu_ddp_wrapper_cfg(cfg)
+    assert cfg.model_wrapper_cfg == dict(
+        type='CPUDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=False, device_ids=None, sync_bn=True)
+    assert cfg.sync_bn is None  # the wrapper converts; torch's SyncBN refuses CPU
+    monkeypatch.setattr(resilience.dist, 'is_initialized', lambda: False)
+    calls = []
+    monkeypatch.setattr(resilience.dist, 'init_process_group',
+                        lambda **kw: calls.append(kw))
+    monkeypatch.setenv('RANK', '0')
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    assert resilience.init_distributed(cfg)
+    assert cfg.env_cfg.dist_cfg.backend == 'gloo' and calls[0]['backend'] == 'gloo'
+
+    single = Config(dict(launcher='none', sync_bn='torch'))
+    assert not resilience.init_distributed(single)
+    resilience.cpu_ddp_wrapper_cfg(single)
+    assert 'model_wrapper_cfg' not in single and single.sync_bn == 'torch'
+
+
+def test_num_workers_zero_disables_persistent_workers(tmp_path):
+    """--cfg-options ...num_workers=0 on a config with persistent workers must work."""
+    import argparse
+    sys.path.insert(0, REPO)
+    from tools.common import load_config
+    args = argparse.Namespace(config=DET, cfg_options={
+        'train_dataloader.num_workers': 0, 'demo_data': None,
+        'train_dataloader.dataset.dataset.data_root': str(tmp_path),
+        'train_dataloader.dataset.dataset.ann_file': str(tmp_path),
+        'train_dataloader.dataset.dataset.data_prefix.img': str(tmp_path)},
+        launcher='none', work_dir=str(tmp_path), local_rank=0)
+    cfg = load_config(args, loaders=('train_dataloader', ))
+    assert cfg.train_dataloader.persistent_workers is False
+    assert cfg.val_dataloader.persistent_workers is True  # untouched: workers > 0
+
+
+def test_rng_state_hook_round_trip():
+    import random
+
+    import numpy as np
+
+    from mmhad.engine.resilience import RNGStateHook
+
+    class Runner:
+        _resume = True
+        logger = None
+
+    hook, checkpoint = RNGStateHook(), {}
+    torch.manual_seed(1), np.random.seed(1), random.seed(1)
+    hook.before_save_checkpoint(Runner, checkpoint)
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    torch.manual_seed(2), np.random.seed(2), random.seed(2)
+    hook.after_load_checkpoint(Runner, checkpoint)
+    got = (torch.rand(3), np.random.rand(3), random.random())
+    assert torch.equal(got[0], expected[0]) and (got[1] == expected[1]).all() \
+        and got[2] == expected[2]
+    Runner._resume = False  # load_from (fine-tuning) keeps the new run's seed
+    torch.manual_seed(2)
+    hook.after_load_checkpoint(Runner, checkpoint)
+    assert not torch.equal(torch.rand(3), expected[0])

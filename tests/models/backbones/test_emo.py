@@ -335,32 +335,13 @@ def test_pretrained_init_cfg_loads_converted_backbone(tmp_path):
 
 def test_flops_match_paper_when_attention_is_counted():
     """Paper Tab. 7: EMO-1M 261M FLOPs at 224 (fvcore convention, attention matmuls
-    included). mmengine's analyzer skips ``scaled_dot_product_attention``; count it as
-    ``QK^T + attn @ V`` like the official model's explicit matmuls."""
-    from mmengine.analysis import FlopAnalyzer
-    from mmengine.analysis.jit_handles import get_shape
-
-    def sdpa(inputs, outputs):
-        q, k, v = (get_shape(x) for x in inputs[:3])
-        return math.prod(q[:-2]) * q[-2] * k[-2] * (q[-1] + v[-1])
+    included). mmengine's analyzer skips ``scaled_dot_product_attention``;
+    ``mmhad.utils.flops`` counts it as ``QK^T + attn @ V`` like the official model's
+    explicit matmuls."""
+    from mmhad.utils.flops import count_model_flops
 
     model = build_classifier('1m').eval()
-
-    class Logits(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.model = model
-
-        def forward(self, x):
-            return self.model(x, mode='tensor')
-
-    analyzer = FlopAnalyzer(Logits().eval(), (torch.randn(1, 3, 224, 224), ))
-    analyzer.unsupported_ops_warnings(False)
-    analyzer.uncalled_modules_warnings(False)
-    without_attn = analyzer.total()
-    analyzer = FlopAnalyzer(Logits().eval(), (torch.randn(1, 3, 224, 224), ))
-    analyzer.set_op_handle('aten::scaled_dot_product_attention', sdpa)
-    analyzer.unsupported_ops_warnings(False)
-    analyzer.uncalled_modules_warnings(False)
-    assert analyzer.total() == pytest.approx(261e6, rel=5e-3)
-    assert analyzer.total() - without_attn == 12_369_952  # 9 attention blocks' matmuls
+    with_attn = count_model_flops(model, (3, 224, 224))
+    without_attn = count_model_flops(model, (3, 224, 224), count_attention=False)
+    assert with_attn == pytest.approx(261e6, rel=5e-3)
+    assert with_attn - without_attn == 12_369_952  # 9 attention blocks' matmuls

@@ -1,0 +1,43 @@
+"""Params and FLOPs of mmhad configs (detection, segmentation or classification).
+
+    python tools/analysis/get_flops.py CONFIG [CONFIG ...] [--size 512] [--no-attention]
+
+FLOPs: one multiply-add = one FLOP (mmengine.analysis). ``--no-attention`` leaves attention
+matmuls out, the convention of the EMO paper's dense tables (see mmhad/utils/flops.py).
+The input size defaults to the config's own (crop_size / input_size), else 224 (COCO
+two-stage detectors are usually quoted at 1333x800: pass --size explicitly).
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+
+def measure(config, size=None, count_attention=True):
+    from mmhad.utils.config_model import build_model, input_size, load_model_config
+    from mmhad.utils.flops import count_model_flops
+    cfg = load_model_config(config)
+    model = build_model(cfg).eval()
+    size = size or input_size(cfg)
+    params = sum(p.numel() for p in model.parameters())
+    flops = count_model_flops(model, (3, size, size), count_attention)
+    return dict(config=config, size=size, params=params, flops=flops)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('configs', nargs='+')
+    parser.add_argument('--size', type=int, help='square input size')
+    parser.add_argument('--no-attention', action='store_true',
+                        help='do not count attention matmuls (EMO paper dense tables)')
+    args = parser.parse_args(argv)
+    print('| config | input | params (M) | FLOPs (G) |\n| --- | --- | --- | --- |')
+    for config in args.configs:
+        row = measure(config, args.size, not args.no_attention)
+        print(f"| {osp.basename(config)} | {row['size']}x{row['size']} | "
+              f"{row['params'] / 1e6:.2f} | {row['flops'] / 1e9:.2f} |", flush=True)
+
+
+if __name__ == '__main__':
+    main()
