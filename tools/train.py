@@ -45,8 +45,8 @@ def main(argv=None):
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, None
     elif args.resume is not None:
-        if not osp.isfile(args.resume):
-            raise FileNotFoundError(f'--resume {args.resume}: no such checkpoint file.')
+        from mmhad.utils.checkpoint import load_checkpoint_file
+        load_checkpoint_file(args.resume)  # missing / truncated: one clear error, no build
         cfg.resume, cfg.load_from = True, args.resume
 
     runner = build_runner(cfg)

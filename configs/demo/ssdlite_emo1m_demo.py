@@ -16,7 +16,8 @@ model = dict(
     backbone=dict(init_cfg=None, norm_eval=False),
     bbox_head=dict(num_classes=4))
 
-input_size = 320
+# the scenes are 256x256: train at their size (SSDLite's anchors still cover it)
+input_size = 256
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', with_bbox=True),
@@ -32,7 +33,7 @@ test_pipeline = [
          meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
 ]
 train_dataloader = dict(
-    batch_size=16,
+    batch_size=8,
     num_workers=1,
     dataset=dict(
         times=1,
@@ -56,7 +57,8 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
 
-max_epochs = 30
+# ~9 minutes on 2 idle CPU cores (0.73 s per batch of 8)
+max_epochs = 36
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 optim_wrapper = dict(optimizer=dict(lr=3e-3))
 param_scheduler = [
@@ -66,6 +68,6 @@ param_scheduler = [
 ]
 default_hooks = dict(
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=1),
-    logger=dict(interval=5))
+    logger=dict(interval=20))
 randomness = dict(seed=0)
 auto_scale_lr = dict(enable=False)

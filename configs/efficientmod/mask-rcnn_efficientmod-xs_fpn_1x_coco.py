@@ -1,19 +1,7 @@
 # Mask R-CNN-EfficientMod-xs 1x COCO (not in the paper, which reports s and s_conv).
-# Official recipe (ma-xu/EfficientMod detection/): mmdet's Mask R-CNN R50-FPN 1x (steps at
-# epochs 8 and 11) with AdamW 2e-4, wd 0.05; all four stages into the FPN.
-_base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_1x_coco.py'
-custom_imports = dict(imports=['mmhad'], allow_failed_imports=False)
-# convert official weights: tools/model_converters/efficientmod_to_mmhad.py SRC DST
+# The official recipe of mask-rcnn_efficientmod-s_fpn_1x_coco.py with this backbone.
+_base_ = './mask-rcnn_efficientmod-s_fpn_1x_coco.py'
 pretrained = 'checkpoints/efficientmod-xs_in1k.pth'
-
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='EfficientMod',
-        arch='xs',
-        out_indices=(0, 1, 2, 3),
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    backbone=dict(arch='xs', init_cfg=dict(checkpoint=pretrained)),
     neck=dict(in_channels=[32, 64, 144, 288]))
-
-optim_wrapper = dict(
-    optimizer=dict(_delete_=True, type='AdamW', lr=2e-4, weight_decay=0.05))

@@ -22,7 +22,7 @@ from model.emo import EMO_1M, EMO_2M, EMO_5M, EMO_6M  # the official factories
 
 # tests/helpers.py by path: site-packages may hold another top-level ``tests`` package
 _spec = importlib.util.spec_from_file_location(
-    'mmhad_test_utils', Path(__file__).resolve().parents[1] / 'utils.py')
+    'mmhad_test_utils', Path(__file__).resolve().parents[1] / 'helpers.py')
 _utils = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_utils)
 fill_state_dict_bn, seeded_input = _utils.fill_state_dict_bn, _utils.seeded_input

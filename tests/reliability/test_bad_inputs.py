@@ -189,6 +189,18 @@ def test_cli_test_missing_and_truncated_checkpoint(emo1m_file, tmp_path):
 
 
 @pytest.mark.slow
+def test_cli_train_resume_from_truncated_checkpoint(emo1m_file, tmp_path):
+    """--resume with a half-written checkpoint: refused before the Runner is built."""
+    data = open(emo1m_file, 'rb').read()
+    half = tmp_path / 'epoch_3.pth'
+    half.write_bytes(data[:len(data) // 2])
+    proc = run_tool('train.py', DEMO, '--resume', str(half), '--work-dir',
+                    str(tmp_path / 'w'), '--cfg-options', *TINY, cwd=str(tmp_path))
+    assert_clean_error(proc, 'truncated', 'epoch_3.pth')
+    assert not (tmp_path / 'w').exists()
+
+
+@pytest.mark.slow
 def test_cli_test_checkpoint_of_another_model(tmp_path):
     """EMO-2M weights for the SSDLite-EMO-1M demo detector: refused, keys listed."""
     backbone = build('EMO', arch='2m').state_dict()

@@ -795,7 +795,7 @@ def make_plot(model_results, sizes, batch_sizes, baseline, path):
             ax.set_ylabel(f'CPU latency, batch {bs} (ms), log scale')
             ax.set_title(f'{size[0]}×{size[1]}: latency vs {xlabel.split(" ")[0]}')
             ax.grid(True, which='both', alpha=0.3)
-            ax.legend(fontsize=8, loc='upper left')
+            ax.legend(fontsize=8, loc='best', framealpha=0.8)
     fig.suptitle('mmhad backbones vs peers: CPU latency (lower = faster; circles = '
                  'mmhad, squares = mmpretrain peers, star = baseline)', fontsize=11)
     fig.tight_layout()
