@@ -20,7 +20,7 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
 import mmhad  # noqa: F401  (registers HadaptiveNet, ACH, ...)
-from mmhad.models.backbones.hadaptive_net import HadamardMobileNetV3, HadaptiveNet
+from mmhad.models.backbones import HadamardMobileNetV3, HadaptiveNet
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 CFG_DIR = osp.join(REPO, 'configs', 'hadaptive_net')
