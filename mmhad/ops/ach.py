@@ -386,6 +386,19 @@ def cross_hadamard(x: Tensor,
 
 
 # --------------------------------------------------------------------------- references
+def _normalised_products_cat(x, z, ii, jj, scale, shift, alpha) -> Tensor:
+    """``cat(x, norm(z_i * z_j))`` with plain ops: the tail both references share."""
+    y = z[:, ii] * z[:, jj]
+    if alpha is not None:
+        y = alpha * y
+        y = y / (1 + torch.abs(y))
+    if scale is not None:
+        y = y * (scale.view(1, -1, 1, 1) if scale.dim() == 1 else scale[:, :, None, None])
+    if shift is not None:
+        y = y + (shift.view(1, -1, 1, 1) if shift.dim() == 1 else shift[:, :, None, None])
+    return torch.cat([x, y], dim=1)
+
+
 def cross_hadamard_reference(x, idx, weight=None, scale=None, shift=None, alpha=None,
                              num_pairs=None) -> Tensor:
     """Plain PyTorch composition (gather, index, multiply, normalise, cat).
@@ -399,15 +412,7 @@ def cross_hadamard_reference(x, idx, weight=None, scale=None, shift=None, alpha=
     z = x[batch, idx]
     if weight is not None:
         z = z * weight[:, :, None, None]
-    y = z[:, ii] * z[:, jj]
-    if alpha is not None:
-        y = alpha * y
-        y = y / (1 + torch.abs(y))
-    if scale is not None:
-        y = y * (scale.view(1, -1, 1, 1) if scale.dim() == 1 else scale[:, :, None, None])
-    if shift is not None:
-        y = y + (shift.view(1, -1, 1, 1) if shift.dim() == 1 else shift[:, :, None, None])
-    return torch.cat([x, y], dim=1)
+    return _normalised_products_cat(x, z, ii, jj, scale, shift, alpha)
 
 
 def onehot_selection_weight(soft: Tensor, idx: Tensor, sign: float = 1.0) -> Tensor:
@@ -437,15 +442,7 @@ def cross_hadamard_onehot_reference(x, idx, soft, scale=None, shift=None, alpha=
     z = (mat @ x.flatten(2)).view(bsz, cs, h, w)
     _, p = _check(x, idx, None, scale, shift, alpha, num_pairs)
     ii, jj = pair_indices(cs, p, x.device)
-    y = z[:, ii] * z[:, jj]
-    if alpha is not None:
-        y = alpha * y
-        y = y / (1 + torch.abs(y))
-    if scale is not None:
-        y = y * (scale.view(1, -1, 1, 1) if scale.dim() == 1 else scale[:, :, None, None])
-    if shift is not None:
-        y = y + (shift.view(1, -1, 1, 1) if shift.dim() == 1 else shift[:, :, None, None])
-    return torch.cat([x, y], dim=1)
+    return _normalised_products_cat(x, z, ii, jj, scale, shift, alpha)
 
 
 def straight_through_weight(soft: Tensor, idx: Tensor, sign: float = 1.0) -> Tensor:

@@ -21,12 +21,7 @@ export_onnx = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(export_onnx)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')  # tests/conftest.py
 
 
 def run(capsys, *argv):

@@ -25,12 +25,7 @@ SMALLEST = {('EMO', '1m'), ('EfficientMod', 'xxs'), ('HadaptiveNet', 's')}
 MAX_EXAMPLES = 10
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')  # tests/conftest.py
 
 
 @functools.lru_cache(maxsize=None)

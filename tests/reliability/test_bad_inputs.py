@@ -24,12 +24,7 @@ VALID = {'EMO': ['1m', '2m', '5m', '6m'], 'EfficientMod': ['s', 's_conv', 'xs', 
 FAMILIES = sorted(SMALLEST)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')  # tests/conftest.py
 
 
 def build(family, **kwargs):

@@ -213,7 +213,8 @@ torch.testing.assert_close(sync[1].running_mean, ref.running_mean)
 torch.testing.assert_close(sync[1].running_var, ref.running_var)
 sync.eval(); ref.eval()
 torch.testing.assert_close(sync(x), ref(x))
-print(f'rank {rank}: CPU SyncBN matches whole-batch BN')
+print(f'rank {rank}: CPU SyncBN matches whole-batch BN', flush=True)
+dist.barrier()  # no rank tears gloo down while the other still talks to it
 dist.destroy_process_group()
 '''
 

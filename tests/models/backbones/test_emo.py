@@ -31,13 +31,7 @@ OUT_CHANNELS = {'1m': [32, 48, 80, 168], '2m': [32, 48, 120, 200],
                 '5m': [48, 72, 160, 288], '6m': [48, 72, 160, 320]}
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    """One intra-op thread: on a busy 2-core machine two threads run 5-20x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')  # tests/conftest.py
 
 
 @functools.lru_cache(maxsize=None)
