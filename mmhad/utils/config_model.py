@@ -1,5 +1,5 @@
 """Build the model of any mmhad config (mmdet / mmseg / mmpretrain) for analysis."""
-from typing import Union
+from typing import Tuple, Union
 
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
@@ -27,7 +27,30 @@ def build_model(cfg: Config):
     return revert_sync_batchnorm(model)
 
 
-def input_size(cfg: Config, default: int = 224) -> int:
-    """The square input size a config trains at (SSDLite 320, ADE20K crops 512, ...)."""
-    size = (cfg.get('crop_size') or (cfg.get('input_size'), ) or (None, ))[0]
-    return int(size or default)
+def input_size(cfg: Config, default=(224, 224)) -> Tuple[int, int]:
+    """The network input ``(h, w)`` a config evaluates at: ``crop_size``, else the test
+    pipeline's crop (``CenterCrop``), else its ``Resize*`` scale (the short side when the
+    aspect ratio is kept), else ``default``. SSDLite: 320x320, ADE20K: 512x512."""
+    if cfg.get('crop_size'):
+        h, w = cfg.crop_size
+        return int(h), int(w)
+    for key in ('test_dataloader', 'val_dataloader'):
+        dataset = (cfg.get(key) or {}).get('dataset', {})
+        while 'pipeline' not in dataset and 'dataset' in dataset:
+            dataset = dataset['dataset']
+        pipeline = dataset.get('pipeline') or []
+        for t in pipeline:
+            if 'CenterCrop' in str(t.get('type', '')) and t.get('crop_size'):
+                size = t['crop_size']
+                return (size, size) if isinstance(size, int) else (int(size[1]),
+                                                                    int(size[0]))
+        for t in pipeline:
+            if 'Resize' in str(t.get('type', '')) and t.get('scale'):
+                scale = t['scale']
+                if isinstance(scale, int):
+                    return scale, scale
+                w, h = scale  # mmcv / mmdet scales are (w, h)
+                if t.get('keep_ratio'):
+                    return min(w, h), min(w, h)
+                return int(h), int(w)
+    return tuple(default)

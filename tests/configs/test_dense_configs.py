@@ -135,9 +135,9 @@ def test_params_and_flops_match_paper(rel):
         return
     from mmhad.utils.flops import count_model_flops
     size = input_size(cfg)
-    assert size == (320 if 'ssdlite' in rel else 512)
+    assert size == ((320, 320) if 'ssdlite' in rel else (512, 512))
     # both papers' dense tables leave attention matmuls out (mmcv 1.x module counter,
     # see mmhad/utils/flops.py): FPN-EfficientMod-s is 28.17 G so, 30.48 G with them
-    flops = count_model_flops(model, (3, size, size), count_attention=False) / 1e9
+    flops = count_model_flops(model, (3, *size), count_attention=False) / 1e9
     # within 5%, or within the paper's rounding to one decimal (0.566 G is "0.6 G")
     assert abs(flops - flops_g) <= max(0.05 * flops_g, 0.05), f'{flops:.3f} G vs {flops_g} G'

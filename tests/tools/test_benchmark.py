@@ -130,11 +130,3 @@ def test_model_selection_adds_baseline():
     assert len(tool.select_models(None, 'MobileNetV3-large')) == len(tool.MODEL_ZOO)
     with pytest.raises(SystemExit):
         tool.select_models(['no-such-model'], 'none')
-
-
-def test_config_input_size():
-    tool = load_tool()
-    assert tool.config_input_size(tool.load_config(
-        osp.join(REPO, 'configs/emo/ssdlite_emo1m_coco.py'))) == (320, 320)
-    assert tool.config_input_size(tool.load_config(
-        osp.join(REPO, 'configs/emo/deeplabv3_emo1m_512x512_80k_ade20k.py'))) == (512, 512)

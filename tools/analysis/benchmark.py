@@ -39,7 +39,6 @@ import copy
 import datetime
 import fnmatch
 import json
-import math
 import os
 import os.path as osp
 import platform
@@ -166,32 +165,6 @@ def time_runs(fn, warmup, repeat, max_seconds):
     return times
 
 
-def _sdpa_flop_jit(inputs, outputs):
-    """FLOPs of ``aten::scaled_dot_product_attention``: QK^T plus attn @ V."""
-    from mmengine.analysis.jit_handles import get_shape
-    q, k, v = (get_shape(x) for x in inputs[:3])
-    batch = math.prod(q[:-2])
-    return batch * q[-2] * k[-2] * (q[-1] + v[-1])
-
-
-def count_flops(model, inputs):
-    """(FLOPs, sorted list of op names the analysis skipped) of ``model(*inputs)``."""
-    from mmengine.analysis import FlopAnalyzer
-    model = copy.deepcopy(model)
-    # mmengine's analyzer walks ``module._modules`` and breaks on ``None`` children
-    # (e.g. mmpretrain's MobileNetV2): keep them as plain ``None`` attributes instead.
-    for module in list(model.modules()):
-        for key in [k for k, v in module._modules.items() if v is None]:
-            del module._modules[key]
-            module.__dict__[key] = None
-    analyzer = FlopAnalyzer(model, inputs)
-    analyzer.set_op_handle('aten::scaled_dot_product_attention', _sdpa_flop_jit)
-    analyzer.unsupported_ops_warnings(False)
-    analyzer.uncalled_modules_warnings(False)
-    total = analyzer.total()
-    return int(total), sorted(analyzer.unsupported_ops())
-
-
 def _short_error(exc):
     text = f'{type(exc).__name__}: {exc}'.strip().replace('\n', ' ')
     return text if len(text) <= 300 else text[:297] + '...'
@@ -229,6 +202,7 @@ def bench_backbone(spec):
         entry = dict(batch={})
         result['sizes'][f'{h}x{w}'] = entry
         try:
+            from mmhad.utils.flops import count_flops  # attention matmuls included
             with torch.inference_mode():
                 entry['flops'], entry['unsupported_ops'] = count_flops(
                     model, (torch.randn(1, 3, h, w),))
@@ -259,38 +233,6 @@ def load_config(path):
         from mmengine.hub import get_config
         return get_config(path)
     return Config.fromfile(path)
-
-
-def config_input_size(cfg):
-    """The config's own network input: ``crop_size``, else the test Resize scale."""
-    if cfg.get('crop_size'):
-        h, w = cfg.crop_size
-        return int(h), int(w)
-
-    def find_resize(pipeline):
-        for t in pipeline or []:
-            if 'Resize' in str(t.get('type', '')) and t.get('scale'):
-                return t
-        return None
-
-    for key in ('test_dataloader', 'val_dataloader'):
-        dl = cfg.get(key)
-        if not dl:
-            continue
-        ds = dl.get('dataset', {})
-        while 'pipeline' not in ds and 'dataset' in ds:
-            ds = ds['dataset']
-        t = find_resize(ds.get('pipeline'))
-        if t is not None:
-            scale = t['scale']
-            if isinstance(scale, int):
-                return scale, scale
-            w, h = scale  # mmcv/mmdet scale is (w, h)
-            if t.get('keep_ratio'):
-                s = min(w, h)
-                return s, s
-            return int(h), int(w)
-    return 512, 512
 
 
 def _strip_pretrained(model_cfg):
@@ -383,7 +325,8 @@ def bench_config(spec):
         init_default_scope(scope)
         model_cfg = copy.deepcopy(cfg.model)
         _strip_pretrained(model_cfg)
-        h, w = spec.get('size') or config_input_size(cfg)
+        from mmhad.utils.config_model import input_size
+        h, w = spec.get('size') or input_size(cfg, default=(512, 512))
         pre = model_cfg.get('data_preprocessor')
         if spec.get('size') and isinstance(pre, dict) and pre.get('size'):
             pre['size'] = (h, w)  # mmseg pads every training batch to this size
@@ -418,6 +361,7 @@ def bench_config(spec):
             def forward(self, x):
                 return self.net._forward(x, self.samples)
 
+        from mmhad.utils.flops import count_flops  # attention matmuls included
         with torch.inference_mode():
             result['flops'], result['unsupported_ops'] = count_flops(
                 _Tensor(model, data['data_samples']), (data['inputs'], ))

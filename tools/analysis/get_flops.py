@@ -4,8 +4,9 @@
 
 FLOPs: one multiply-add = one FLOP (mmengine.analysis). ``--no-attention`` leaves attention
 matmuls out, the convention of the EMO paper's dense tables (see mmhad/utils/flops.py).
-The input size defaults to the config's own (crop_size / input_size), else 224 (COCO
-two-stage detectors are usually quoted at 1333x800: pass --size explicitly).
+The input size defaults to the config's own (crop_size, else the test pipeline's crop or
+resize; e.g. 800x800 for COCO two-stage detectors, whose FLOPs are usually quoted at
+1333x800), else 224; --size sets a square size.
 """
 import argparse
 import os.path as osp
@@ -19,10 +20,10 @@ def measure(config, size=None, count_attention=True):
     from mmhad.utils.flops import count_model_flops
     cfg = load_model_config(config)
     model = build_model(cfg).eval()
-    size = size or input_size(cfg)
+    h, w = (size, size) if size else input_size(cfg)
     params = sum(p.numel() for p in model.parameters())
-    flops = count_model_flops(model, (3, size, size), count_attention)
-    return dict(config=config, size=size, params=params, flops=flops)
+    flops = count_model_flops(model, (3, h, w), count_attention)
+    return dict(config=config, size=f'{h}x{w}', params=params, flops=flops)
 
 
 def main(argv=None):
@@ -35,7 +36,7 @@ def main(argv=None):
     print('| config | input | params (M) | FLOPs (G) |\n| --- | --- | --- | --- |')
     for config in args.configs:
         row = measure(config, args.size, not args.no_attention)
-        print(f"| {osp.basename(config)} | {row['size']}x{row['size']} | "
+        print(f"| {osp.basename(config)} | {row['size']} | "
               f"{row['params'] / 1e6:.2f} | {row['flops'] / 1e9:.2f} |", flush=True)
 
 
