@@ -22,22 +22,25 @@ paper's one-hot matrix product ``Z = M X`` (Eq. 8) without materialising ``M``.
 
 Dispatch (:func:`cross_hadamard`):
 
-* ONNX export / jit tracing: plain ops (Gather, Mul, Add, Div, Abs, Concat).
-* no gradient needed: the forward below, without autograd bookkeeping.
+* ONNX export / jit tracing / torch.compile: plain ops (Gather, Mul, Add, Div, Abs, Concat).
+* no gradient needed: the forward alone, without autograd bookkeeping; on CPU with the
+  C++ kernel this is one call (arguments are validated inside the kernel).
 * otherwise :class:`CrossHadamardFunction`, an autograd Function whose backward
   recomputes the products instead of storing them.
 
 Forward / backward implementations:
 
+* CPU, default: single-pass C++ kernels for forward and backward (``csrc/ach_cpu.cpp``,
+  built by ``tools/install.sh`` into PyTorch's extension cache, or on first use). If they
+  cannot be built (no compiler) the op warns once and uses the PyTorch path below;
+  ``MMHAD_ACH_CPU_EXT=0`` or ``use_cpu_extension(False)`` selects that path explicitly.
+* CPU fallback: PyTorch ops into one preallocated output (no concat, no one-hot).
 * CUDA: a Triton kernel (``_ach_triton.py``) writes the whole output in one pass, when
   Triton imports; the backward uses PyTorch ops.
-* CPU, default: PyTorch ops into one preallocated output (no concat, no one-hot).
-* CPU, optional: a single-pass C++ kernel for forward and backward (``_ach_cpu.py``),
-  used after ``use_cpu_extension(True)`` or with ``MMHAD_ACH_CPU_EXT=1``; it is compiled
-  on first use (needs a C++ compiler and ninja) and never required.
 
 The module imports without Triton, a GPU or mmengine.
 """
+import contextlib
 import warnings
 from typing import Dict, Optional, Tuple
 
@@ -54,6 +57,22 @@ __all__ = [
 def num_pairs_of(cs: int) -> int:
     """Number of unordered pairs ``i < j`` among ``cs`` channels."""
     return cs * (cs - 1) // 2
+
+
+class _IgnoreWarnings(warnings.catch_warnings):
+    def __enter__(self):
+        result = super().__enter__()
+        warnings.simplefilter('ignore')
+        return result
+
+
+def _quiet_tracer():
+    """Silence jit / ONNX TracerWarnings about values recorded as constants (intended:
+    ``Cs`` is top-k's static k). Under dynamo (torch.compile / torch.export) a no-op: it
+    cannot trace the warnings machinery, and emits no such warnings."""
+    if torch.compiler.is_compiling():
+        return contextlib.nullcontext()
+    return _IgnoreWarnings()
 
 
 _PAIR_CACHE: Dict[tuple, Tuple[Tensor, Tensor]] = {}
@@ -75,8 +94,7 @@ def pair_indices(cs: int, num_pairs: Optional[int] = None,
     if hit is None:
         # plain Python so that a first call inside an ONNX / jit trace records constants
         pairs = [(i, j) for i in range(cs) for j in range(i + 1, cs)][:n]
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')          # TracerWarning: constants, intended
+        with _quiet_tracer():                        # TracerWarning: constants, intended
             hit = (torch.tensor([i for i, _ in pairs], dtype=torch.int64, device=dev),
                    torch.tensor([j for _, j in pairs], dtype=torch.int64, device=dev))
         _PAIR_CACHE[key] = hit
@@ -113,6 +131,32 @@ def _gather(x3: Tensor, idx: Tensor) -> Tensor:
     return torch.gather(x3, 1, idx.unsqueeze(-1).expand(b, idx.shape[1], l))
 
 
+def _take_rows(z: Tensor, rows: Tensor) -> Tensor:
+    """``z[:, rows]`` for ``z`` (B, Cs, L). On CPU ``index_select`` along dim 1 is fast for
+    one sample but degrades badly with the batch (measured 30x slower than advanced
+    indexing at B=32, torch 2.13), while advanced indexing costs ~70 us of fixed overhead."""
+    return torch.index_select(z, 1, rows) if z.shape[0] == 1 else z[:, rows]
+
+
+def _pair_products_into(prod: Tensor, z: Tensor, p: int) -> None:
+    """``prod[:, k] = z[:, i_k] * z[:, j_k]`` for the first ``p`` pairs, ``prod`` (B, P, L).
+
+    Batched inputs: one broadcast multiply per triangle row ``i`` (``z_i * z_{i+1..}``),
+    Cs - 1 kernels that read ``z`` in place; one sample: two row gathers and a multiply."""
+    cs = z.shape[1]
+    if z.shape[0] == 1 or z.device.type != 'cpu':
+        ii, jj = pair_indices(cs, p, z.device)
+        torch.mul(_take_rows(z, ii), _take_rows(z, jj), out=prod)
+        return
+    k = 0
+    for i in range(cs - 1):
+        n = min(cs - 1 - i, p - k)
+        if n <= 0:
+            break
+        torch.mul(z[:, i:i + 1], z[:, i + 1:i + 1 + n], out=prod[:, k:k + n])
+        k += n
+
+
 def _bcast(t: Optional[Tensor], like: Tensor) -> Optional[Tensor]:
     """(P,) or (B, P) -> broadcastable against (B, P, L)."""
     if t is None:
@@ -136,9 +180,8 @@ def _forward_torch(x: Tensor, idx: Tensor, weight, scale, shift, alpha,
         z = _gather(x3, idx)
         if weight is not None:
             z.mul_(weight.to(z.dtype).unsqueeze(-1))
-        ii, jj = pair_indices(idx.shape[1], p, idx.device)
         prod = out[:, c:]
-        torch.mul(torch.index_select(z, 1, ii), torch.index_select(z, 1, jj), out=prod)
+        _pair_products_into(prod, z, p)
         if alpha is not None:
             prod.mul_(alpha.to(x.dtype).reshape(()))
             prod.div_(prod.abs().add_(1))
@@ -162,33 +205,38 @@ def _forward(x, idx, weight, scale, shift, alpha, p):
             _TRITON = False
             warnings.warn(f'mmhad: the ACH Triton kernel failed ({exc!r}); '
                           'using PyTorch ops on CUDA from now on')
-    if p and x.device.type == 'cpu' and _cpu_ext_enabled():
-        from . import _ach_cpu
-        return _ach_cpu.forward(x, idx, weight, scale, shift, alpha, p)
+    if p and x.device.type == 'cpu':
+        ext = _cpu_ext()
+        if ext is not None:
+            return ext.ach_forward(x, idx, weight, scale, shift, alpha, p)
     return _forward_torch(x, idx, weight, scale, shift, alpha, p)
 
 
-_CPU_EXT: Optional[bool] = None      # None: follow MMHAD_ACH_CPU_EXT
+_UNSET = object()
+_EXT = _UNSET        # the loaded C++ module, None for the PyTorch path, _UNSET: not decided
 
 
-def _cpu_ext_enabled() -> bool:
-    from . import _ach_cpu
-    if _CPU_EXT is None:
-        return _ach_cpu.enabled()
-    return _CPU_EXT and _ach_cpu.ready()
+def _cpu_ext():
+    """The C++ CPU kernels, or None for the PyTorch path (decided once per process)."""
+    global _EXT
+    if _EXT is _UNSET:
+        from . import _ach_cpu
+        _EXT = _ach_cpu.module_or_none()
+    return _EXT
 
 
 def use_cpu_extension(flag: Optional[bool] = True) -> bool:
-    """Select the CPU implementation: ``True`` builds (once, ~1 min, cached by PyTorch)
-    and uses the optional C++ kernel, ``False`` forces the pure-PyTorch path, ``None``
-    restores the default (the kernel only if ``MMHAD_ACH_CPU_EXT=1``). Returns whether
-    the kernel is now in use."""
-    global _CPU_EXT
+    """Select the CPU implementation: ``True`` the C++ kernels (built once, ~1 min, cached
+    by PyTorch; raises if they cannot be built), ``False`` the pure-PyTorch path, ``None``
+    the default (``MMHAD_ACH_CPU_EXT``: the kernels when they build). Returns whether the
+    kernels are now in use."""
+    global _EXT
     from . import _ach_cpu
-    if flag:
-        _ach_cpu.build()
-    _CPU_EXT = flag
-    return _cpu_ext_enabled()
+    if flag is None:
+        _EXT = _UNSET
+        return _cpu_ext() is not None
+    _EXT = _ach_cpu.build() if flag else None
+    return _EXT is not None
 
 
 _TRITON = None
@@ -223,6 +271,14 @@ class CrossHadamardFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         x, idx, weight, scale, shift, alpha = ctx.saved_tensors
         p = ctx.num_pairs
+        if p and x.device.type == 'cpu':
+            ext = _cpu_ext()
+            if ext is not None:   # one C++ call: gradients reduced and cast there
+                need_x, _, need_w, need_s, need_t, need_a, _ = ctx.needs_input_grad
+                gx, gw, gs, gt, ga = ext.ach_backward(grad_out, x, idx, weight, scale, shift,
+                                                      alpha, p, need_x, need_w, need_s,
+                                                      need_t, need_a)
+                return gx, None, gw, gs, gt, ga, None
         bsz, c, h, w = x.shape
         cs = idx.shape[1]
         l = h * w
@@ -231,9 +287,7 @@ class CrossHadamardFunction(torch.autograd.Function):
         gx = gw = gs = gt = ga = None
 
         x3 = x.reshape(bsz, c, l)
-        if p and x.device.type == 'cpu' and _cpu_ext_enabled():
-            return CrossHadamardFunction._backward_ext(ctx, go, x, idx, weight, scale, shift,
-                                                       alpha, p)
+        idx = idx.long()
         g = go[:, c:]
         if need_t:
             gt = g.sum(-1)
@@ -243,8 +297,8 @@ class CrossHadamardFunction(torch.autograd.Function):
             ii, jj = pair_indices(cs, p, x.device)
             zr = _gather(x3, idx)
             z = zr * weight.to(zr.dtype).unsqueeze(-1) if weight is not None else zr
-            zi = torch.index_select(z, 1, ii)                # (B, P, L)
-            zj = torch.index_select(z, 1, jj)
+            zi = _take_rows(z, ii)                           # (B, P, L)
+            zj = _take_rows(z, jj)
             s3 = _bcast(scale, g)
             gp = g * s3 if s3 is not None else g.clone()     # d out / d act(p)
             if alpha is not None or need_s:
@@ -291,32 +345,11 @@ class CrossHadamardFunction(torch.autograd.Function):
         return gx, None, gw, gs, gt, ga, None
 
 
-    @staticmethod
-    def _backward_ext(ctx, go, x, idx, weight, scale, shift, alpha, p):
-        """Backward through the optional C++ kernel (one pass over grad_out's products)."""
-        from . import _ach_cpu
-        need_x, _, need_w, need_s, need_t, need_a, _ = ctx.needs_input_grad
-        gx, gw, stats = _ach_cpu.backward(go, x, idx, weight, scale, alpha, p)
-
-        def reduce(col, like):
-            v = stats[..., col]
-            return (v if like.dim() == 2 else v.sum(0)).to(like.dtype)
-
-        gt = reduce(0, shift) if need_t else None
-        gs = reduce(1, scale) if need_s else None
-        ga = None
-        if need_a:
-            ga = stats[..., 2].sum().reshape(alpha.shape).to(alpha.dtype)
-        return (gx if need_x else None, None,
-                gw.to(weight.dtype) if need_w else None, gs, gt, ga, None)
-
-
 # --------------------------------------------------------------------------- ONNX path
 def _forward_onnx(x, idx, weight, scale, shift, alpha, p):
     """Plain, traceable ops: Gather (flat row index), Mul, Add, Concat."""
     bsz, c, h, w = x.shape
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')              # Cs is static (top-k's k)
+    with _quiet_tracer():                            # Cs is static (top-k's k)
         cs = int(idx.shape[1])
     rows = x.reshape(-1, h * w)                              # (B*C, L)
     base = torch.arange(bsz, device=x.device).unsqueeze(1) * c
@@ -370,9 +403,19 @@ def cross_hadamard(x: Tensor,
     Returns:
         ``(B, C + P, H, W)`` tensor.
     """
-    if _in_export() or torch.jit.is_tracing() or torch.jit.is_scripting():
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')          # Cs is static (top-k's k)
+    # Fast path (inference on CPU): one call into the C++ kernel, which validates the
+    # arguments itself; the checks here are the cheap ones (~0.4 us together).
+    ext = _EXT if _EXT is not _UNSET else _cpu_ext()
+    if (ext is not None and x.is_cpu and torch._C._get_tracing_state() is None
+            and not torch.compiler.is_compiling()):
+        if not torch.is_grad_enabled():
+            return ext.ach_forward(x, idx, weight, scale, shift, alpha, num_pairs)
+        p = num_pairs_of(idx.shape[-1]) if num_pairs is None else int(num_pairs)
+        if p > 0 and x.dim() == 4 and idx.dim() == 2:    # else: the checks below
+            return CrossHadamardFunction.apply(x, idx, weight, scale, shift, alpha, p)
+    if _in_export() or torch.jit.is_tracing() or torch.jit.is_scripting() \
+            or torch.compiler.is_compiling():
+        with _quiet_tracer():                        # Cs is static (top-k's k)
             p = num_pairs_of(int(idx.shape[1])) if num_pairs is None else int(num_pairs)
         return _forward_onnx(x, idx.long(), weight, scale, shift, alpha, p)
     cs, p = _check(x, idx, weight, scale, shift, alpha, num_pairs)

@@ -73,7 +73,8 @@ def count_flops(model: nn.Module, inputs: Sequence[torch.Tensor],
                 count_attention: bool = True) -> Tuple[int, list]:
     """Return (FLOPs, sorted names of ops the analysis skipped) of ``model(*inputs)``."""
     from mmengine.analysis import FlopAnalyzer
-    model = copy.deepcopy(model).eval()
+    model = copy.deepcopy(model)
+    model.eval()     # not chained: some backbones' train() returns None (mmpretrain's MobileNetV3)
     # mmengine's analyzer walks ``module._modules`` and breaks on ``None`` children
     # (e.g. mmpretrain's MobileNetV2): keep them as plain ``None`` attributes instead.
     for module in list(model.modules()):

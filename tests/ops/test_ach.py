@@ -10,6 +10,22 @@ from mmhad.ops.ach import (CrossHadamardFunction, cross_hadamard,
                            num_pairs_of, pair_indices, straight_through_weight)
 
 
+def _has_compiler() -> bool:
+    import shutil
+    return bool(shutil.which('c++') or shutil.which('g++'))
+
+
+@pytest.fixture(autouse=True, params=['ext', 'torch'])
+def cpu_impl(request):
+    """Every test here runs on both CPU implementations: the C++ kernels (the default,
+    built by tools/install.sh; CI has a compiler) and the pure-PyTorch fallback."""
+    if request.param == 'ext' and not _has_compiler():
+        pytest.skip('no C++ compiler: the CPU kernels cannot be built')
+    assert ops.use_cpu_extension(request.param == 'ext') == (request.param == 'ext')
+    yield request.param
+    ops.use_cpu_extension(None)
+
+
 def _inputs(b=2, c=7, cs=4, h=3, w=2, dtype=torch.float64, seed=0):
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(b, c, h, w, generator=g, dtype=dtype)
@@ -227,20 +243,10 @@ def test_triton_kernel_logic_in_interpreter(tmp_path):
     assert res.returncode == 0 and 'OK' in res.stdout, res.stderr[-3000:]
 
 
-@pytest.fixture
-def cpu_extension():
-    """The optional single-pass C++ kernel, built once (cached by PyTorch) and restored
-    to the default afterwards; CI has a compiler, so the fast path is always tested."""
-    import shutil
-    if not (shutil.which('c++') or shutil.which('g++')):
-        pytest.skip('no C++ compiler: the optional CPU kernel cannot be built')
-    assert ops.use_cpu_extension(True)
-    yield
-    ops.use_cpu_extension(None)
-
-
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
-def test_cpu_extension_matches_torch_path(dtype, cpu_extension):
+def test_cpu_extension_matches_torch_path(dtype, cpu_impl):
+    if cpu_impl != 'ext':
+        pytest.skip('compares the kernels against the PyTorch path')
     from mmhad.ops import _ach_cpu
     assert _ach_cpu.ready()
     x, idx, g = _inputs(b=3, c=20, cs=7, h=4, w=6, dtype=dtype)
@@ -262,3 +268,87 @@ def test_cpu_extension_matches_torch_path(dtype, cpu_extension):
             for a, b in zip(torch.autograd.grad(out, leaves, gout),
                             torch.autograd.grad(ref, rl, gout)):
                 torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_fast_path_validates_and_converts(cpu_impl):
+    """Under no_grad the kernels are one call; bad arguments still get the clear
+    ValueErrors of the Python checks, and odd layouts / index dtypes are accepted."""
+    x, idx, g = _inputs(b=2, c=9, cs=5, h=3, w=4, dtype=torch.float32)
+    scale, shift = _affine('channel', 2, 10, torch.float32, g)
+    ref = cross_hadamard_reference(x, idx, None, scale, shift)
+    with torch.no_grad():
+        xt = x.transpose(2, 3).contiguous().transpose(2, 3)          # non-contiguous
+        assert not xt.is_contiguous()
+        torch.testing.assert_close(cross_hadamard(xt, idx.int(), None, scale, shift), ref)
+        bad = [
+            (dict(scale=torch.ones(4)), 'scale must be'),
+            (dict(num_pairs=11), 'num_pairs=11'),
+            (dict(num_pairs=-1), 'num_pairs=-1'),
+            (dict(weight=torch.ones(2, 4)), 'weight must have shape'),
+            (dict(alpha=torch.ones(2)), 'alpha must hold a single value'),
+        ]
+        for kwargs, msg in bad:
+            with pytest.raises(ValueError, match=msg):
+                cross_hadamard(x, idx, **kwargs)
+        with pytest.raises(ValueError, match=r'x must be \(B, C, H, W\)'):
+            cross_hadamard(x[0], idx)
+        with pytest.raises(ValueError, match=r'idx must be \(B, Cs\)'):
+            cross_hadamard(x, idx[0])
+    if cpu_impl == 'ext':  # the PyTorch path relies on torch.gather's own index error
+        for bad_idx in (idx + 9, idx - 10):
+            with torch.no_grad(), pytest.raises(ValueError, match=r'idx values must lie'):
+                cross_hadamard(x, bad_idx)
+            with pytest.raises(ValueError, match=r'idx values must lie'):
+                cross_hadamard(x.clone().requires_grad_(), bad_idx)
+
+
+def test_default_cpu_implementation_follows_env(monkeypatch, cpu_impl):
+    """Default (MMHAD_ACH_CPU_EXT unset): the C++ kernels when they build; '0' the PyTorch
+    path; '1' requires the kernels; a failed build falls back with one warning, or raises
+    under '1'; an unknown value is refused."""
+    from mmhad.ops import _ach_cpu
+    if cpu_impl != 'ext':
+        pytest.skip('needs the kernels to be buildable')
+    monkeypatch.delenv('MMHAD_ACH_CPU_EXT', raising=False)
+    assert ops.use_cpu_extension(None) and ops._EXT is _ach_cpu.build()
+    monkeypatch.setenv('MMHAD_ACH_CPU_EXT', '0')
+    assert not ops.use_cpu_extension(None)
+    monkeypatch.setenv('MMHAD_ACH_CPU_EXT', '1')
+    assert ops.use_cpu_extension(None)
+    monkeypatch.setenv('MMHAD_ACH_CPU_EXT', 'maybe')
+    with pytest.raises(ValueError, match="use 'auto'"):
+        ops.use_cpu_extension(None)
+
+    def broken(verbose=False):
+        raise OSError('no compiler')
+
+    monkeypatch.setattr(_ach_cpu, 'build', broken)
+    monkeypatch.setenv('MMHAD_ACH_CPU_EXT', 'auto')
+    with pytest.warns(UserWarning, match='slower PyTorch implementation'):
+        assert not ops.use_cpu_extension(None)
+    x, idx, _ = _inputs(dtype=torch.float32)                 # and the op still works
+    torch.testing.assert_close(cross_hadamard(x, idx), cross_hadamard_reference(x, idx))
+    monkeypatch.setenv('MMHAD_ACH_CPU_EXT', '1')
+    with pytest.raises(RuntimeError, match='install a C\\+\\+ compiler and ninja'):
+        ops.use_cpu_extension(None)
+
+
+def test_kernel_source_builds_from_the_package():
+    """The kernel source ships inside the package (setup.py package_data) and the loader
+    finds it there."""
+    from mmhad.ops import _ach_cpu
+    assert os.path.isfile(_ach_cpu.SOURCE) and _ach_cpu.SOURCE.endswith('.cpp')
+    import mmhad
+    assert _ach_cpu.SOURCE.startswith(os.path.dirname(mmhad.__file__))
+
+
+def test_torch_compile_traces_plain_ops(cpu_impl):
+    """Under torch.compile (dynamo) the op takes its traceable path instead of the C++
+    call, so a compiled model gets the same values (backend='eager': dynamo only)."""
+    x, idx, g = _inputs(b=2, c=9, cs=5, h=3, w=4, dtype=torch.float32)
+    scale, shift = _affine('channel', 2, 10, torch.float32, g)
+    fn = torch.compile(lambda x, idx: cross_hadamard(x, idx, None, scale, shift),
+                       backend='eager', fullgraph=True)
+    with torch.no_grad():
+        torch.testing.assert_close(fn(x, idx), cross_hadamard_reference(x, idx, None, scale,
+                                                                        shift))

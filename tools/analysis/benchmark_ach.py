@@ -1,7 +1,7 @@
 """Time the fused ACH op against plain PyTorch and a memory-copy floor.
 
     python tools/analysis/benchmark_ach.py                 # CPU, all shapes
-    python tools/analysis/benchmark_ach.py --no-ext        # skip the optional C++ kernel
+    python tools/analysis/benchmark_ach.py --no-ext        # only the PyTorch fallback
     python tools/analysis/benchmark_ach.py --device cuda   # GPU (Triton when available)
 
 Shapes: the ACH layers of Hadaptive-Net S/M/L (channel counts and ``cs`` from the public
@@ -15,8 +15,9 @@ inference), which both sides apply.
 * training: forward + backward of ``cross_hadamard`` with the straight-through selection
   weight vs. the one-hot composition ``Z = (M' * M^H) X`` of Eqs. 5-8.
 
-On CPU both of our implementations are timed: the default pure-PyTorch path ("torch")
-and the optional C++ kernel ("ext", built on first use; see ``mmhad/ops/_ach_cpu.py``).
+On CPU both of our implementations are timed: the C++ kernels ("ext", the default; built by
+``tools/install.sh``, see ``mmhad/ops/_ach_cpu.py``) and the pure-PyTorch fallback used
+where no compiler exists ("torch").
 Times are the best of repeated runs (robust on a shared machine), in microseconds.
 """
 import argparse
@@ -144,7 +145,7 @@ def main():
                         help='seconds spent timing each case (best run is reported)')
     parser.add_argument('--threads', type=int, default=None)
     parser.add_argument('--no-ext', action='store_true',
-                        help='do not build / time the optional C++ CPU kernel')
+                        help='do not build / time the C++ CPU kernels (fallback only)')
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

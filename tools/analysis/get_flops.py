@@ -19,7 +19,8 @@ def measure(config, size=None, count_attention=True):
     from mmhad.utils.config_model import build_model, input_size, load_model_config
     from mmhad.utils.flops import count_model_flops
     cfg = load_model_config(config)
-    model = build_model(cfg).eval()
+    model = build_model(cfg)
+    model.eval()
     h, w = (size, size) if size else input_size(cfg)
     params = sum(p.numel() for p in model.parameters())
     flops = count_model_flops(model, (3, h, w), count_attention)

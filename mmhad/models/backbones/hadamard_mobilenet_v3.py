@@ -88,3 +88,9 @@ class HadamardMobileNetV3(MobileNetV3):
                 stride=stride, hadamard_norm=self.hadamard_norm, se_cfg=se_cfg,
                 norm_cfg=self.norm_cfg, act_cfg=dict(type=act)))
         return layers
+
+    def train(self, mode: bool = True):
+        """``nn.Module.train`` returns the module; mmpretrain's ``MobileNetV3.train``
+        returns None, which breaks ``model.eval()`` chains (e.g. ``copy(m).eval()``)."""
+        super().train(mode)
+        return self
