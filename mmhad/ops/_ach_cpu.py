@@ -73,6 +73,16 @@ def build(verbose: bool = False) -> ModuleType:
     return _MODULE
 
 
+def _summary(exc: BaseException) -> str:
+    """The telling lines of a build error (compiler errors, 'not found'), not the
+    whole compiler command lines."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    telling = [ln for ln in lines if ('error' in ln.lower() or 'not found' in ln.lower())
+               and ' -isystem ' not in ln]                     # skip compiler command lines
+    text = ' | '.join((telling or lines[-1:])[:3])
+    return f'{type(exc).__name__}: {text[:400]}'
+
+
 def module_or_none() -> Optional[ModuleType]:
     """The kernels as ``MMHAD_ACH_CPU_EXT`` asks: the module, or None for the PyTorch path
     (``auto`` warns once when the build fails; ``1`` raises)."""
@@ -84,9 +94,9 @@ def module_or_none() -> Optional[ModuleType]:
     except Exception as exc:
         if m == 'on':
             raise RuntimeError(
-                f'{ENV}=1 but the ACH CPU kernel does not build ({exc!r}); install a C++ '
+                f'{ENV}=1 but the ACH CPU kernel does not build ({_summary(exc)}); install a C++ '
                 f'compiler and ninja, or unset {ENV} to fall back to PyTorch ops') from exc
-        warnings.warn(f'mmhad: the ACH CPU kernel does not build ({exc!r}); using the '
+        warnings.warn(f'mmhad: the ACH CPU kernel does not build ({_summary(exc)}); using the '
                       f'slower PyTorch implementation (set {ENV}=0 to silence this)')
         return None
 
@@ -103,6 +113,6 @@ if __name__ == '__main__':  # python -m mmhad.ops._ach_cpu: build / load once (i
     try:
         build(verbose='-v' in sys.argv)
     except Exception as exc:
-        print(f'ACH CPU kernel: not built ({exc!r}); the PyTorch path will be used')
+        print(f'ACH CPU kernel: not built ({_summary(exc)}); the PyTorch path will be used')
         sys.exit(0 if mode() != 'on' else 1)
     print(f'ACH CPU kernel: ready ({time.time() - t0:.1f} s)')

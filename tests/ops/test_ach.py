@@ -352,3 +352,14 @@ def test_torch_compile_traces_plain_ops(cpu_impl):
     with torch.no_grad():
         torch.testing.assert_close(fn(x, idx), cross_hadamard_reference(x, idx, None, scale,
                                                                         shift))
+
+
+def test_build_error_summary_names_the_cause():
+    """A failed build is reported by its cause, not by pages of compiler command lines."""
+    from mmhad.ops._ach_cpu import _summary
+    exc = RuntimeError(
+        "Error building extension 'mmhad_ach_cpu': [1/2] c++ -MMD -isystem /x -c main.cpp\n"
+        'FAILED: main.o\nc++ -MMD -isystem /x -c main.cpp\n'
+        '/bin/sh: 1: c++: not found\nninja: build stopped: subcommand failed.\n')
+    assert _summary(exc) == 'RuntimeError: /bin/sh: 1: c++: not found'
+    assert _summary(OSError('ninja is required')) == 'OSError: ninja is required'
