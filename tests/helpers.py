@@ -55,3 +55,26 @@ def fill_state_dict_bn(keys_shapes: Iterable[Tuple[str, Sequence[int]]],
 def seeded_input(shape: Sequence[int], seed: int) -> torch.Tensor:
     """``N(0, 1)`` float32 input of ``shape`` from a generator seeded with ``seed``."""
     return torch.randn(tuple(shape), generator=torch.Generator().manual_seed(seed))
+
+
+def ach_inputs(b=2, c=7, cs=4, h=3, w=2, dtype=torch.float64, seed=0):
+    """Seeded ``(x (B, C, H, W), idx (B, Cs) distinct per row, generator)`` for the ACH op."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(b, c, h, w, generator=g, dtype=dtype)
+    idx = torch.stack([torch.randperm(c, generator=g)[:cs] for _ in range(b)])
+    return x, idx, g
+
+
+def ach_affine(kind, b, p, dtype, g):
+    """``(scale, shift)``: None, per pair ``(P,)`` ('channel') or per sample ``(B, P)``."""
+    if kind is None:
+        return None, None
+    shape = (p, ) if kind == 'channel' else (b, p)
+    return (torch.rand(shape, generator=g, dtype=dtype) + 0.5,
+            torch.randn(shape, generator=g, dtype=dtype))
+
+
+def has_cxx_compiler() -> bool:
+    """A C++ compiler is on PATH, so mmhad's ACH CPU kernels can be built."""
+    import shutil
+    return bool(shutil.which('c++') or shutil.which('g++'))
