@@ -410,9 +410,10 @@ def cross_hadamard(x: Tensor,
             and not torch.compiler.is_compiling()):
         if not torch.is_grad_enabled():
             return ext.ach_forward(x, idx, weight, scale, shift, alpha, num_pairs)
-        p = num_pairs_of(idx.shape[-1]) if num_pairs is None else int(num_pairs)
-        if p > 0 and x.dim() == 4 and idx.dim() == 2:    # else: the checks below
-            return CrossHadamardFunction.apply(x, idx, weight, scale, shift, alpha, p)
+        if x.dim() == 4 and idx.dim() == 2:          # else: the checks below say why
+            p = num_pairs_of(idx.shape[1]) if num_pairs is None else int(num_pairs)
+            if p > 0:                                 # p == 0 (a copy) / p < 0: below
+                return CrossHadamardFunction.apply(x, idx, weight, scale, shift, alpha, p)
     if _in_export() or torch.jit.is_tracing() or torch.jit.is_scripting() \
             or torch.compiler.is_compiling():
         with _quiet_tracer():                        # Cs is static (top-k's k)
