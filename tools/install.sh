@@ -28,7 +28,7 @@ PYEOF
 STAMP="$CACHE/stamp-$("$PY" -c 'import sys,hashlib;print(hashlib.sha1(sys.executable.encode()).hexdigest()[:10])')"
 HASH="$(cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" | sha1sum | cut -d' ' -f1)"
 # The ACH CPU kernel (mmhad/ops/csrc): compiled once into PyTorch's extension cache, keyed
-# by the source's hash, so this is ~1 min after a change of the kernel and <1 s otherwise.
+# by the source's hash, so this is ~30 s after a change of the kernel and <1 s otherwise.
 # Without a compiler mmhad falls back to PyTorch ops (slower, same results).
 build_kernels() {
   log "ACH CPU kernel (PyTorch extension cache)"

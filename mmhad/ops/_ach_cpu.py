@@ -3,7 +3,7 @@
 The kernels are the default CPU implementation of :func:`mmhad.ops.cross_hadamard`. They
 are compiled with :func:`torch.utils.cpp_extension.load_inline` into PyTorch's extension cache
 (``$TORCH_EXTENSIONS_DIR``, default ``~/.cache/torch_extensions``), keyed by the source's
-hash: ``tools/install.sh`` builds them once (~1 min with a C++ compiler and ninja), later
+hash: ``tools/install.sh`` builds them once (~30 s with a C++ compiler and ninja), later
 processes load the cached library in well under a second, and an edited source is rebuilt.
 
 ``MMHAD_ACH_CPU_EXT`` selects the CPU implementation:

@@ -226,7 +226,7 @@ def _cpu_ext():
 
 
 def use_cpu_extension(flag: Optional[bool] = True) -> bool:
-    """Select the CPU implementation: ``True`` the C++ kernels (built once, ~1 min, cached
+    """Select the CPU implementation: ``True`` the C++ kernels (built once, ~30 s, cached
     by PyTorch; raises if they cannot be built), ``False`` the pure-PyTorch path, ``None``
     the default (``MMHAD_ACH_CPU_EXT``: the kernels when they build). Returns whether the
     kernels are now in use."""

@@ -7,7 +7,7 @@
 // once: identity rows are copied, product rows are computed from the two gathered
 // source rows (never materialised). The backward recomputes the products.
 //
-// Built by mmhad/ops/_ach_cpu.py (torch.utils.cpp_extension.load, cached by PyTorch).
+// Built by mmhad/ops/_ach_cpu.py (torch.utils.cpp_extension.load_inline, cached by PyTorch).
 // Arguments are validated here, so the Python fast path is a single call; errors are
 // ValueError (TORCH_CHECK_VALUE) with the same wording as the Python checks.
 #include <torch/extension.h>
