@@ -133,8 +133,9 @@ def _gather(x3: Tensor, idx: Tensor) -> Tensor:
 
 def _take_rows(z: Tensor, rows: Tensor) -> Tensor:
     """``z[:, rows]`` for ``z`` (B, Cs, L). On CPU ``index_select`` along dim 1 is fast for
-    one sample but degrades badly with the batch (measured 30x slower than advanced
-    indexing at B=32, torch 2.13), while advanced indexing costs ~70 us of fixed overhead."""
+    one sample but degrades badly with the batch (measured 3-9x slower than advanced
+    indexing at B=32 on Hadaptive-Net's shapes, torch 2.13), while advanced indexing costs
+    ~70 us of fixed overhead."""
     return torch.index_select(z, 1, rows) if z.shape[0] == 1 else z[:, rows]
 
 
