@@ -9,6 +9,6 @@ from .utils.env import check_environment
 
 check_environment()
 
-from . import engine, models, ops  # noqa: E402,F401
+from . import datasets, engine, models, ops  # noqa: E402,F401
 
 __all__ = ['__version__']

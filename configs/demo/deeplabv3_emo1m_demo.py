@@ -3,7 +3,7 @@
 # crop 256) and the schedule (short, iteration-based).
 #     python tools/train.py configs/demo/deeplabv3_emo1m_demo.py
 #     bash tools/dist_train.sh configs/demo/deeplabv3_emo1m_demo.py 2   (CPU: gloo + SyncBN)
-_base_ = '../emo/deeplabv3_emo1m_512x512_80k_ade20k.py'
+_base_ = '../emo/deeplabv3_emo-1m_8xb4-80k_ade20k-512x512.py'
 
 # The generated demo scenes (mmhad/utils/demo_data.py); tools/train.py writes them on the
 # first run. Label maps follow ADE20K (0 = "other", dropped by reduce_zero_label), so the

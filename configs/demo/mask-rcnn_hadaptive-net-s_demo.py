@@ -1,7 +1,7 @@
 # Mask R-CNN-Hadaptive-Net-S on the generated demo scenes (boxes + instance masks), from
 # scratch on a CPU. Inherits the full COCO config and changes only data and schedule:
 #   python tools/train.py configs/demo/mask-rcnn_hadaptive-net-s_demo.py
-_base_ = '../hadaptive_net/mask-rcnn_hadaptive-net-s_fpn_1x_coco.py'
+_base_ = '../hadaptive_net/mask-rcnn_hadaptive-net-s_fpn_8xb4-1x_coco.py'
 
 demo_data = dict(out='data/demo')  # written by tools/train.py on the first run
 data_root = 'data/demo/coco/'
@@ -50,7 +50,7 @@ test_dataloader = val_dataloader
 val_evaluator = dict(ann_file=data_root + 'annotations/instances_val.json')
 test_evaluator = val_evaluator
 
-max_epochs = 12
+max_epochs = 4  # 60 iterations of 8 scenes per epoch: 240 iterations
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
 param_scheduler = [

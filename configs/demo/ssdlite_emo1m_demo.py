@@ -1,7 +1,7 @@
 # The quickstart (`make demo`): SSDLite-EMO-1M trained from scratch on the generated demo
 # scenes on a CPU in minutes, evaluated with the real COCO bbox metric. Inherits the
 # full COCO config and changes only the data and the schedule.
-_base_ = '../emo/ssdlite_emo1m_coco.py'
+_base_ = '../emo/ssdlite_emo-1m_8xb24-120e_coco.py'
 
 # The generated demo scenes (mmhad/utils/demo_data.py); tools/train.py writes them on the
 # first run, so a fresh machine needs nothing else.

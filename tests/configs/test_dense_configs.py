@@ -25,20 +25,21 @@ IDS = [osp.relpath(p, osp.join(REPO, 'configs')) for p in CONFIGS]
 # (Semantic FPN FLOPs at 512x512). Mask R-CNN-EfficientMod params include the 80-class
 # heads; the paper gives no Mask R-CNN-EMO params.
 PAPER = {
-    'emo/ssdlite_emo1m_coco.py': (2.3, 0.6),
-    'emo/ssdlite_emo2m_coco.py': (3.3, 0.9),
+    'emo/ssdlite_emo-1m_8xb24-120e_coco.py': (2.3, 0.6),
+    'emo/ssdlite_emo-2m_8xb24-120e_coco.py': (3.3, 0.9),
+    'emo/ssdlite_emo-5m_8xb24-120e_coco.py': (6.0, 1.8),
     'emo/ssdlite_emo5m_coco.py': (6.0, 1.8),
-    'emo/retinanet_emo5m_fpn_1x_coco.py': (14.4, None),
-    'emo/deeplabv3_emo1m_512x512_80k_ade20k.py': (5.6, 2.4),
-    'emo/deeplabv3_emo2m_512x512_80k_ade20k.py': (6.9, 3.5),
-    'emo/deeplabv3_emo5m_512x512_80k_ade20k.py': (10.3, 5.8),
-    'emo/pspnet_emo1m_512x512_80k_ade20k.py': (4.3, 2.1),
-    'emo/pspnet_emo2m_512x512_80k_ade20k.py': (5.5, 3.1),
-    'emo/pspnet_emo5m_512x512_80k_ade20k.py': (8.5, 5.3),
-    'efficientmod/mask-rcnn_efficientmod-s_fpn_1x_coco.py': (32.6, None),
-    'efficientmod/mask-rcnn_efficientmod-s-conv_fpn_1x_coco.py': (32.6, None),
-    'efficientmod/fpn_efficientmod-s_512x512_40k_ade20k.py': (16.7, 28.1),
-    'efficientmod/fpn_efficientmod-s-conv_512x512_40k_ade20k.py': (16.7, 29.0),
+    'emo/retinanet_emo-5m_fpn_8xb4-1x_coco.py': (14.4, None),
+    'emo/deeplabv3_emo-1m_8xb4-80k_ade20k-512x512.py': (5.6, 2.4),
+    'emo/deeplabv3_emo-2m_8xb4-80k_ade20k-512x512.py': (6.9, 3.5),
+    'emo/deeplabv3_emo-5m_8xb4-80k_ade20k-512x512.py': (10.3, 5.8),
+    'emo/pspnet_emo-1m_8xb4-80k_ade20k-512x512.py': (4.3, 2.1),
+    'emo/pspnet_emo-2m_8xb4-80k_ade20k-512x512.py': (5.5, 3.1),
+    'emo/pspnet_emo-5m_8xb4-80k_ade20k-512x512.py': (8.5, 5.3),
+    'efficientmod/mask-rcnn_efficientmod-s_fpn_8xb4-1x_coco.py': (32.6, None),
+    'efficientmod/mask-rcnn_efficientmod-s-conv_fpn_8xb4-1x_coco.py': (32.6, None),
+    'efficientmod/fpn_efficientmod-s_8xb4-40k_ade20k-512x512.py': (16.7, 28.1),
+    'efficientmod/fpn_efficientmod-s-conv_8xb4-40k_ade20k-512x512.py': (16.7, 29.0),
 }
 
 

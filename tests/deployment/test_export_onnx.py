@@ -86,7 +86,7 @@ def _randomise_norms(model, seed=0):
 
 def test_export_from_config_with_checkpoint(tmp_path, capsys):
     """A detector config's backbone with trained-looking weights from a full checkpoint."""
-    config = osp.join(REPO, 'configs/emo/retinanet_emo1m_fpn_1x_coco.py')
+    config = osp.join(REPO, 'configs/emo/retinanet_emo-1m_fpn_8xb4-1x_coco.py')
     backbone = _randomise_norms(MODELS.build(dict(type='EMO', arch='1m', window_size=7)))
     ckpt = tmp_path / 'detector.pth'
     torch.save({'state_dict': {**{f'backbone.{k}': v for k, v in

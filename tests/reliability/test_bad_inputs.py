@@ -212,7 +212,7 @@ def test_cli_test_checkpoint_of_another_model(tmp_path):
 @pytest.mark.slow
 def test_cli_train_missing_data_root(tmp_path):
     """The full COCO config on a machine without COCO: the root is named, with a hint."""
-    config = osp.join(REPO, 'configs/emo/ssdlite_emo1m_coco.py')
+    config = osp.join(REPO, 'configs/emo/ssdlite_emo-1m_8xb24-120e_coco.py')
     proc = run_tool('train.py', config, '--work-dir', str(tmp_path / 'w'),
                     cwd=str(tmp_path))
     assert_clean_error(proc, 'data/coco/', 'data_root', 'CocoDataset expects')

@@ -10,10 +10,10 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 @pytest.mark.parametrize('config, expected', [
-    ('configs/emo/ssdlite_emo1m_coco.py', (320, 320)),              # test Resize 320x320
-    ('configs/emo/deeplabv3_emo1m_512x512_80k_ade20k.py', (512, 512)),  # crop_size
-    ('configs/emo/emo-1m_8xb256_in1k.py', (224, 224)),              # ResizeEdge + CenterCrop
-    ('configs/emo/mask-rcnn_emo5m_fpn_1x_coco.py', (800, 800)),     # 1333x800, keep ratio
+    ('configs/emo/ssdlite_emo-1m_8xb24-120e_coco.py', (320, 320)),              # test Resize 320x320
+    ('configs/emo/deeplabv3_emo-1m_8xb4-80k_ade20k-512x512.py', (512, 512)),  # crop_size
+    ('configs/emo/emo-1m_8xb256-300e_in1k.py', (224, 224)),              # ResizeEdge + CenterCrop
+    ('configs/emo/mask-rcnn_emo-5m_fpn_8xb4-1x_coco.py', (800, 800)),     # 1333x800, keep ratio
 ])
 def test_input_size_of_configs(config, expected):
     assert input_size(Config.fromfile(osp.join(REPO, config))) == expected

@@ -25,7 +25,7 @@ def test_missing_coco_root_is_named_with_fix(tmp_path):
 
 def test_missing_annotation_file_is_named(tmp_path):
     (tmp_path / 'ADEChallengeData2016').mkdir()
-    cfg = Config.fromfile(osp.join(REPO, 'configs/emo/deeplabv3_emo1m_512x512_80k_ade20k.py'))
+    cfg = Config.fromfile(osp.join(REPO, 'configs/emo/deeplabv3_emo-1m_8xb4-80k_ade20k-512x512.py'))
     cfg.merge_from_dict({'val_dataloader.dataset.data_root':
                          str(tmp_path / 'ADEChallengeData2016')})
     missing = find_missing_data(cfg, loaders=('val_dataloader', ))

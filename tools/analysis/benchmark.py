@@ -31,7 +31,7 @@ Example::
 
     python tools/analysis/benchmark.py --sizes 224 512 --out-dir work_dirs/benchmark
     python tools/analysis/benchmark.py --models EMO-1m MobileNetV3 --sizes 224 \\
-        --configs configs/emo/ssdlite_emo1m_coco.py \\
+        --configs configs/emo/ssdlite_emo-1m_8xb24-120e_coco.py \\
         mmdet::ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py
 """
 import argparse

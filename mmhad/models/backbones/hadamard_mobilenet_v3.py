@@ -1,11 +1,11 @@
 """Hadamard drop-in for mmpretrain's MobileNetV3 (Hadaptive-Net paper, Section 4.1,
 Tables 2 and 4). Registered only when mmpretrain is installed (see ``__init__.py``)."""
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 from mmpretrain.models.backbones import MobileNetV3
 
 from mmhad.registry import MODELS
-from ..layers.hadamard_bottleneck import AdaptiveBottleneck
+from ..layers.hadamard_bottleneck import AdaptiveBottleneck, check_ach_cfg
 
 
 @MODELS.register_module()
@@ -29,6 +29,7 @@ class HadamardMobileNetV3(MobileNetV3):
             or one per replaced layer; at most the layer's input width.
             Defaults to 32 (public ``hadamard.yaml``).
         hadamard_norm (str | type): ACH product normalisation. Defaults to ``'BN'``.
+        ach_cfg (dict, optional): Further ACH arguments, e.g. ``dict(ste='public')``.
         **kwargs: The other ``MobileNetV3`` arguments (``out_indices``,
             ``frozen_stages``, ``norm_eval``, ``norm_cfg``, ``init_cfg``, ...).
     """
@@ -38,8 +39,10 @@ class HadamardMobileNetV3(MobileNetV3):
                  hadamard_layers: Sequence[int] = (10, 11),
                  num_selected: Union[int, Sequence[int]] = 32,
                  hadamard_norm='BN',
+                 ach_cfg: Optional[dict] = None,
                  **kwargs):
         family = type(self).__name__
+        self.ach_cfg = check_ach_cfg(ach_cfg, family)
         if arch not in self.arch_settings:
             raise ValueError(f'{family}: unknown arch {arch!r}; valid: '
                              f'{sorted(self.arch_settings)}.')
@@ -85,7 +88,8 @@ class HadamardMobileNetV3(MobileNetV3):
                               max_value=1))) if with_se else None
             self.add_module(f'layer{index}', AdaptiveBottleneck(
                 in_channels, out_channels, 'hadamard', cs, kernel_size=kernel_size,
-                stride=stride, hadamard_norm=self.hadamard_norm, se_cfg=se_cfg,
+                stride=stride, hadamard_norm=self.hadamard_norm, ach_cfg=self.ach_cfg,
+                se_cfg=se_cfg,
                 norm_cfg=self.norm_cfg, act_cfg=dict(type=act)))
         return layers
 

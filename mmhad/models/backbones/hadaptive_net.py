@@ -29,7 +29,7 @@ from mmcv.cnn import ConvModule
 from torch import nn
 
 from mmhad.registry import MODELS
-from ..layers.hadamard_bottleneck import AdaptiveBottleneck, build_conv
+from ..layers.hadamard_bottleneck import AdaptiveBottleneck, build_conv, check_ach_cfg
 from .base import MMHadBackbone, check_per_stage, resolve_arch
 
 # Block specs, one list per stage:
@@ -131,6 +131,9 @@ class HadaptiveNet(MMHadBackbone):
             exceed it keep resolution instead (stride 1, the stage's odd kernel). Only
             Hadaptive-Net-L is affected. Defaults to None (the public layout).
         norm_cfg (dict): Norm of every conv. Defaults to ``dict(type='BN')``.
+        ach_cfg (dict, optional): Further arguments of every ACH layer, e.g.
+            ``dict(ste='public')`` for the straight-through sign of the official code
+            (configs/hadaptive_net/README.md#fidelity). Defaults to None (ACH's own).
         init_cfg (dict | list[dict], optional): mmengine init config (e.g.
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``).
     """
@@ -146,9 +149,11 @@ class HadaptiveNet(MMHadBackbone):
                  with_last_conv: bool = True,
                  max_stride: Optional[int] = None,
                  norm_cfg: dict = dict(type='BN'),
+                 ach_cfg: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(out_indices, frozen_stages, norm_eval, init_cfg=init_cfg)
         family = type(self).__name__
+        ach_cfg = check_ach_cfg(ach_cfg, family)
         arch = resolve_arch(arch, self.arch_settings, REQUIRED_KEYS, family)
         layers = check_per_stage(arch['layers'], 'layers', family)
         if max_stride is not None and max_stride not in (4, 8, 16, 32, 64):
@@ -183,7 +188,7 @@ class HadaptiveNet(MMHadBackbone):
                         channels, out, 'hadamard' if kind == 'hada' else 'ghost',
                         expansion, kernel_size=k, stride=s,
                         hadamard_norm=spec[5] if kind == 'hada' else 'BN',
-                        norm_cfg=norm_cfg, act_cfg=hswish))
+                        ach_cfg=ach_cfg, norm_cfg=norm_cfg, act_cfg=hswish))
                 channels, stride = out, stride * s
             if i == len(layers) - 1 and with_last_conv and arch['last_conv_channels']:
                 blocks.append(ConvModule(channels, arch['last_conv_channels'], 1,

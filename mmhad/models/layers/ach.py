@@ -231,10 +231,14 @@ class AdaptiveCrossHadamard(BaseModule):
         tau_min, tau_max (float): clamp of the temperature. Defaults 0.01, 4.0.
         tau_alpha (float): relative step of the temperature adaptation. Default 0.005.
         adapt_tau (bool): adapt ``tau`` during training (Section 3.2): after each
-            backward the gradient norm of the scorer's last weight is recorded; at the
-            next training forward ``tau`` is scaled by ``1 + tau_alpha`` if that norm
-            grew (or stayed) since the previous record, by ``1 - tau_alpha`` if it
-            shrank, then clamped. Default True.
+            backward the gradient of the scorer's last weight is recorded; in the next
+            training forward, after the Gumbel sample (the public code's order),
+            ``tau`` is scaled by ``1 + tau_alpha`` if the gradient's norm grew (or
+            stayed) since the previous record, by ``1 - tau_alpha`` if it shrank, then
+            clamped. Under ``torch.distributed`` the recorded gradient is averaged over
+            the processes first, so every process reads the synchronised gradient, as
+            the public code reads ``.grad`` after DDP's all-reduce, and all processes
+            keep one temperature. Default True.
         chn_stats (str): statistics CrossHadaNorm reads from ``norm_x``: ``'running'``
             (default) or ``'affine'``.
         eps (float): CrossHadaNorm variance epsilon.
@@ -308,7 +312,7 @@ class AdaptiveCrossHadamard(BaseModule):
         if ste not in ('paper', 'public'):
             raise ValueError(f"ACH: ste must be 'paper' or 'public', got {ste!r}")
         self.ste = ste
-        self._grad_norm: Optional[Tensor] = None
+        self._scorer_grad: Optional[Tensor] = None  # the last recorded scorer gradient
         self._hooked_param_id: Optional[int] = None
 
         ii, jj = pair_indices(cs, self.cs_expand)
@@ -331,18 +335,24 @@ class AdaptiveCrossHadamard(BaseModule):
 
         def _record(grad: Tensor) -> None:
             mod = ref()
-            if mod is not None:
-                mod._grad_norm = grad.detach().float().norm()
+            if mod is not None:  # the gradient itself: it is averaged across processes
+                mod._scorer_grad = grad.detach().float().clone()
 
         w.register_hook(_record)
         self._hooked_param_id = id(w)
 
     @torch.no_grad()
     def _update_tau(self) -> None:
-        g, self._grad_norm = self._grad_norm, None
+        g, self._scorer_grad = self._scorer_grad, None
         if g is None:
             return
         g = g.to(self.tau.device)
+        if torch.distributed.is_available() and torch.distributed.is_initialized() \
+                and torch.distributed.get_world_size() > 1:
+            # DDP averages gradients after backward; the hook saw this process's own
+            torch.distributed.all_reduce(g)
+            g /= torch.distributed.get_world_size()
+        g = g.norm()
         prev = self.tau_adj
         step = torch.where(prev <= g, 1.0 + self.tau_alpha, 1.0 - self.tau_alpha)
         step = torch.where(prev != 0, step, torch.ones_like(step))
@@ -363,10 +373,10 @@ class AdaptiveCrossHadamard(BaseModule):
         x = self.norm_x(self.fc(x))
         if self.cs_expand == 0:
             return x
+        idx, weight = self.select(x)
         if self.training and self.adapt_tau and torch.is_grad_enabled():
             self._ensure_grad_hook()
-            self._update_tau()
-        idx, weight = self.select(x)
+            self._update_tau()  # after the sample, as the public code
 
         norm = self.norm
         scale = shift = alpha = None

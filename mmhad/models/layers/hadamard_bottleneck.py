@@ -81,6 +81,20 @@ def build_conv(in_channels: int, out_channels: int, kernel_size: int, stride: in
                       act_cfg=act_cfg)
 
 
+def check_ach_cfg(ach_cfg: Optional[dict], who: str) -> dict:
+    """Validate the extra ACH arguments a block or backbone passes through."""
+    if ach_cfg is None:
+        return {}
+    if not isinstance(ach_cfg, dict):
+        raise TypeError(f'{who}: ach_cfg must be a dict of ACH arguments such as '
+                        f"dict(ste='public'), got {type(ach_cfg).__name__}.")
+    fixed = sorted(set(ach_cfg) & {'type', 'c1', 'cs', 'norm'})
+    if fixed:
+        raise ValueError(f'{who}: ach_cfg cannot set {fixed}: the block sets them (choose '
+                         f'the product norm per layer in arch / hadamard_norm).')
+    return dict(ach_cfg)
+
+
 @MODELS.register_module()
 class AdaptiveBottleneck(nn.Module):
     """Inverted bottleneck with a Ghost or an Adaptive Cross-Hadamard expansion.
@@ -98,6 +112,9 @@ class AdaptiveBottleneck(nn.Module):
         hadamard_norm (str | type): Normalisation of the Hadamard products, passed to
             ACH as its ``norm`` argument (the public model uses ``'BN'`` and
             ``'DySoft'``). Ignored for ``'ghost'``. Defaults to ``'BN'``.
+        ach_cfg (dict, optional): Further arguments of the ACH layer (e.g.
+            ``dict(ste='public')``, the straight-through sign of the official code);
+            ``c1``, ``cs`` and ``norm`` come from the block. Ignored for ``'ghost'``.
         se_cfg (dict, optional): Squeeze-excitation after the depthwise conv, the
             kwargs of ``mmpretrain.models.utils.SELayer`` without ``channels`` (filled
             with the hidden width). ``None`` (Hadaptive-Net) disables it.
@@ -114,6 +131,7 @@ class AdaptiveBottleneck(nn.Module):
                  kernel_size: int = 3,
                  stride: int = 1,
                  hadamard_norm='BN',
+                 ach_cfg: Optional[dict] = None,
                  se_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
                  act_cfg: dict = dict(type='HSwish')):
@@ -134,8 +152,9 @@ class AdaptiveBottleneck(nn.Module):
                     f'AdaptiveBottleneck: a hadamard expansion is the number of selected '
                     f'channels, an int in 2..in_channels ({in_channels}), got {expansion!r}.')
             mid_channels = hadamard_expanded_channels(in_channels, expansion)
-            self.expand = MODELS.build(
-                dict(type='ACH', c1=in_channels, cs=expansion, norm=hadamard_norm))
+            self.expand = MODELS.build(dict(
+                type='ACH', c1=in_channels, cs=expansion, norm=hadamard_norm,
+                **check_ach_cfg(ach_cfg, 'AdaptiveBottleneck')))
         else:
             if not isinstance(expansion, (int, float)) or expansion <= 0:
                 raise ValueError(f'AdaptiveBottleneck: a ghost expansion is a positive '

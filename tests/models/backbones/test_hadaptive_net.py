@@ -117,7 +117,7 @@ class _Cls(torch.nn.Module):
 # --------------------------------------------------------------------------- sizes
 @pytest.mark.parametrize('arch', ['s', 'm', 'l'])
 def test_params_match_public_model(arch):
-    model, _ = build_classifier(f'hadaptive-net-{arch}_1xb64_cifar100.py')
+    model, _ = build_classifier(f'hadaptive-net-{arch}_1xb64-200e_cifar100.py')
     backbone = model.backbone
     layers = [backbone.stem] + [b for stage in backbone.stages for b in stage] + [model.head]
     assert [n_params(m) for m in layers] == OFFICIAL_LAYER_PARAMS[arch]
@@ -129,7 +129,7 @@ def test_params_match_public_model(arch):
 
 @pytest.mark.parametrize('arch', ['s', 'm', 'l'])
 def test_flops_table5(arch):
-    model, _ = build_classifier(f'hadaptive-net-{arch}_1xb64_cifar100.py')
+    model, _ = build_classifier(f'hadaptive-net-{arch}_1xb64-200e_cifar100.py')
     flops = paper_flops(_Cls(model))
     assert flops / 1e6 == pytest.approx(PAPER[arch][1], rel=0.05)
     # with the public code's counting rules: S is identical to the public model; M
@@ -142,8 +142,8 @@ def test_flops_table5(arch):
 
 
 def test_mobilenet_v3_dropin_counts():
-    base, _ = build_classifier('mobilenet-v3-small_1xb64_cifar100.py')
-    repl, _ = build_classifier('mobilenet-v3-small-hadamard_1xb64_cifar100.py')
+    base, _ = build_classifier('mobilenet-v3-small_1xb64-200e_cifar100.py')
+    repl, _ = build_classifier('mobilenet-v3-small-hadamard_1xb64-200e_cifar100.py')
     assert isinstance(repl.backbone, HadamardMobileNetV3)
     for i in (10, 11):
         assert n_params(getattr(base.backbone, f'layer{i}')) == OFFICIAL_MBV3_IB_PARAMS
@@ -275,7 +275,7 @@ def test_train_step_finite_grads():
 
 def test_classifier_train_step_and_pretrained_prefix(tmp_path):
     torch.manual_seed(0)
-    model, _ = build_classifier('hadaptive-net-s_1xb64_cifar100.py')
+    model, _ = build_classifier('hadaptive-net-s_1xb64-200e_cifar100.py')
     model.init_weights()
     model.train()
     inputs = torch.randn(2, 3, 64, 64)
@@ -297,10 +297,10 @@ def test_classifier_train_step_and_pretrained_prefix(tmp_path):
 
 
 @pytest.mark.parametrize('name', [
-    'hadaptive-net-s_1xb64_cifar100.py', 'hadaptive-net-m_1xb64_cifar100.py',
-    'hadaptive-net-l_1xb64_cifar100.py', 'hadaptive-net-s_8xb64_in1k.py',
-    'hadaptive-net-m_8xb64_in1k.py', 'hadaptive-net-l_8xb64_in1k.py',
-    'mobilenet-v3-small-hadamard_1xb64_cifar100.py', 'mobilenet-v3-small_1xb64_cifar100.py'
+    'hadaptive-net-s_1xb64-200e_cifar100.py', 'hadaptive-net-m_1xb64-200e_cifar100.py',
+    'hadaptive-net-l_1xb64-200e_cifar100.py', 'hadaptive-net-s_8xb64-200e_in1k.py',
+    'hadaptive-net-m_8xb64-200e_in1k.py', 'hadaptive-net-l_8xb64-200e_in1k.py',
+    'mobilenet-v3-small-hadamard_1xb64-200e_cifar100.py', 'mobilenet-v3-small_1xb64-200e_cifar100.py'
 ])
 def test_configs_build(name):
     model, cfg = build_classifier(name)
@@ -333,3 +333,22 @@ def test_blocks_patchify_and_ghost():
     assert block(torch.randn(1, 5, 6, 6)).shape == (1, 5, 6, 6)
     with pytest.raises(ValueError, match='expand must be one of'):
         AdaptiveBottleneck(8, 8, 'conv', 2.0)
+
+
+def test_ach_cfg_reaches_every_ach_layer_and_is_validated():
+    """``ach_cfg`` selects the official straight-through sign (ste='public') for the
+    CIFAR configs; the block-owned arguments cannot be overridden."""
+    from mmhad.models.backbones.hadamard_mobilenet_v3 import HadamardMobileNetV3
+    from mmhad.models.layers.ach import ACH
+    for model in (HadaptiveNet(arch='s', ach_cfg=dict(ste='public')),
+                  HadamardMobileNetV3(ach_cfg=dict(ste='public'))):
+        achs = [m for m in model.modules() if isinstance(m, ACH)]
+        assert achs and all(m.ste == 'public' for m in achs)
+    assert all(m.ste == 'paper' for m in HadaptiveNet(arch='s').modules()
+               if isinstance(m, ACH))
+    with pytest.raises(ValueError, match=r"ach_cfg cannot set \['norm'\]"):
+        HadaptiveNet(arch='s', ach_cfg=dict(norm='BN'))
+    with pytest.raises(TypeError, match='ach_cfg must be a dict'):
+        HadaptiveNet(arch='s', ach_cfg='public')
+    with pytest.raises(ValueError, match="ste must be 'paper' or 'public'"):
+        HadaptiveNet(arch='s', ach_cfg=dict(ste='negated'))

@@ -1,0 +1,15 @@
+# DeepLabv3 ADE20K 512x512 80k with efficientmod-xs. INVENTED here: no official recipe
+# exists for this pair; it borrows ../_base_/deeplabv3_8xb4-80k_ade20k-512x512.py, the
+# EMO official DeepLabv3 recipe (zhangzjn/EMO, training logs).
+_base_ = '../_base_/deeplabv3_8xb4-80k_ade20k-512x512.py'
+# official ImageNet weights, converted by tools/model_converters
+pretrained = 'checkpoints/efficientmod-xs_in1k.pth'
+
+model = dict(
+    backbone=dict(
+        type='EfficientMod',
+        arch='xs',
+        out_indices=(0, 1, 2, 3),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    decode_head=dict(in_channels=288),
+    auxiliary_head=dict(in_channels=144))

@@ -1,6 +1,0 @@
-# EfficientMod-s, ImageNet-1k; recipe in efficientmod-xxs_8xb256_in1k.py.
-_base_ = './efficientmod-xxs_8xb256_in1k.py'
-
-model = dict(
-    backbone=dict(arch='s', drop_path_rate=0.02),
-    head=dict(in_channels=312))

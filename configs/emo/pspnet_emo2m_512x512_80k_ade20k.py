@@ -1,7 +1,0 @@
-# PSPNet-EMO-2M (EMO paper Table 10: 5.5 M params, 3.1 G FLOPs, 34.5 mIoU).
-_base_ = './pspnet_emo5m_512x512_80k_ade20k.py'
-pretrained = 'checkpoints/emo-2m_in1k.pth'
-model = dict(
-    backbone=dict(arch='2m', window_size=7, init_cfg=dict(checkpoint=pretrained)),
-    decode_head=dict(in_channels=200),
-    auxiliary_head=dict(in_channels=120))

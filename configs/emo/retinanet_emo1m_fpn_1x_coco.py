@@ -1,7 +1,0 @@
-# RetinaNet-EMO-1M 1x COCO (not in the paper, which reports RetinaNet for 5M only).
-_base_ = './retinanet_emo5m_fpn_1x_coco.py'
-pretrained = 'checkpoints/emo-1m_in1k.pth'
-model = dict(
-    backbone=dict(arch='1m', window_size=7, drop_path_rate=0.04036,
-                  init_cfg=dict(checkpoint=pretrained)),
-    neck=dict(in_channels=[32, 48, 80, 168]))

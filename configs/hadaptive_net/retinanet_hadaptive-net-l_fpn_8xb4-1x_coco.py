@@ -1,0 +1,18 @@
+# RetinaNet + FPN 1x COCO with hadaptive-net-l. INVENTED here: no official recipe exists
+# for this pair; it borrows ../_base_/retinanet_fpn_8xb4-1x_coco.py, the EMO official
+# RetinaNet recipe (zhangzjn/EMO, training logs).
+_base_ = '../_base_/retinanet_fpn_8xb4-1x_coco.py'
+# ImageNet weights: train configs/hadaptive_net/hadaptive-net-l_8xb64-200e_in1k.py (none are published)
+pretrained = 'checkpoints/hadaptive-net-l_in1k.pth'
+
+model = dict(
+    backbone=dict(
+        type='HadaptiveNet',
+        arch='l',
+        out_indices=(0, 1, 2, 3),
+        with_last_conv=False,
+        max_stride=32,
+        frozen_stages=1,
+        norm_eval=True,
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    neck=dict(in_channels=[48, 96, 192, 256]))

@@ -1,0 +1,17 @@
+# SSDLite-320 COCO with hadaptive-net-m. INVENTED here: no official recipe exists for
+# this pair; it borrows ../_base_/ssdlite_8xb24-120e_coco.py, the EMO official SSDLite
+# recipe (zhangzjn/EMO, training logs).
+_base_ = '../_base_/ssdlite_8xb24-120e_coco.py'
+# ImageNet weights: train configs/hadaptive_net/hadaptive-net-m_8xb64-200e_in1k.py (none are published)
+pretrained = 'checkpoints/hadaptive-net-m_in1k.pth'
+
+model = dict(
+    backbone=dict(
+        type='HadaptiveNet',
+        arch='m',
+        out_indices=(2, 3),
+        with_last_conv=True,
+        norm_eval=True,
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
+    neck=dict(in_channels=(128, 960), out_channels=(128, 960, 512, 256, 256, 128)),
+    bbox_head=dict(in_channels=(128, 960, 512, 256, 256, 128)))
