@@ -219,14 +219,21 @@ dist.destroy_process_group()
 '''
 
 
-@pytest.mark.slow
-def test_cpu_sync_bn_matches_whole_batch_bn(tmp_path):
-    script = tmp_path / 'check_sync_bn.py'
-    script.write_text(CPU_SYNC_BN_CHECK)
+def run_on_two_gloo_processes(tmp_path, script_text: str, marker: str):
+    """Run a script under ``torch.distributed.run`` with 2 CPU processes; each must print
+    ``marker``."""
+    script = tmp_path / 'check.py'
+    script.write_text(script_text)
     out = run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
                f'--master_port={free_port()}', str(script)], str(tmp_path),
               extra_env=dict(PYTHONPATH=REPO))
-    assert out.count('CPU SyncBN matches whole-batch BN') == 2, out[-3000:]
+    assert out.count(marker) == 2, out[-3000:]
+
+
+@pytest.mark.slow
+def test_cpu_sync_bn_matches_whole_batch_bn(tmp_path):
+    run_on_two_gloo_processes(tmp_path, CPU_SYNC_BN_CHECK,
+                              'CPU SyncBN matches whole-batch BN')
 
 
 ACH_DDP_TAU_CHECK = '''
@@ -262,12 +269,7 @@ def test_ach_temperature_reads_the_synchronised_gradient_under_ddp(tmp_path):
     gradient in a hook (MMEngine zeroes ``.grad`` before the next forward), so it averages
     the record across processes: every rank keeps the same tau, set from the averaged
     gradient, although each rank sees different data."""
-    script = tmp_path / 'check_ach_tau.py'
-    script.write_text(ACH_DDP_TAU_CHECK)
-    out = run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-               f'--master_port={free_port()}', str(script)], str(tmp_path),
-              extra_env=dict(PYTHONPATH=REPO))
-    assert out.count('ACH temperature synchronised') == 2, out[-3000:]
+    run_on_two_gloo_processes(tmp_path, ACH_DDP_TAU_CHECK, 'ACH temperature synchronised')
 
 
 # --------------------------------------------------------------------- mixed precision

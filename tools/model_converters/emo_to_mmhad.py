@@ -4,7 +4,7 @@
 
 SRC: a checkpoint of zhangzjn/EMO (``resources/EMO_*M/net.pth``: a flat state dict, or
 one under 'net' / 'model' / 'state_dict'). DST: ``{'state_dict': {backbone.*, head.fc.*},
-'meta': ...}``, loadable by configs/emo/emo-*_8xb256_in1k.py and, with
+'meta': ...}``, loadable by configs/emo/emo-*_8xb256-300e_in1k.py and, with
 ``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``, by the
 detection / segmentation backbones. The result is checked against ``EMO(arch)``
 (``--arch``, inferred from the shapes when omitted).

@@ -16,7 +16,7 @@ from tests.helpers import fill_state_dict, seeded_input, state_dict_checksum
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 FIXTURE = osp.join(ROOT, 'tests', 'data', 'efficientmod_official.json')
 CONFIGS = {arch: osp.join(ROOT, 'configs', 'efficientmod',
-                          f'efficientmod-{arch.replace("_", "-")}_8xb256_in1k.py')
+                          f'efficientmod-{arch.replace("_", "-")}_8xb256-310e_in1k.py')
            for arch in ('xxs', 'xs', 's', 's_conv')}
 # Params of the official 1000-class models (ma-xu/EfficientMod factories).
 OFFICIAL_PARAMS = dict(xxs=4_736_264, xs=6_627_544, s=12_897_184, s_conv=12_872_336)
@@ -56,7 +56,7 @@ def test_config_builds_with_official_params(arch, official):
     assert cfg.train_dataloader.batch_size == 256
     assert cfg.optim_wrapper.optimizer.lr == 4e-3
     assert cfg.optim_wrapper.optimizer.weight_decay == 0.05
-    assert cfg.train_cfg.max_epochs == 300
+    assert cfg.train_cfg.max_epochs == 310  # 300 cosine + timm's 10 cool-down epochs
     assert cfg.model.backbone.drop_path_rate == (0.02 if arch in ('s', 's_conv') else 0.)
     model = build_classifier(arch)
     assert num_params(model) == OFFICIAL_PARAMS[arch] == official['num_params'][arch]

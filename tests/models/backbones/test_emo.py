@@ -36,7 +36,7 @@ pytestmark = pytest.mark.usefixtures('one_thread')  # tests/conftest.py
 
 @functools.lru_cache(maxsize=None)
 def _load_config(arch):
-    return Config.fromfile(str(ROOT / f'configs/emo/emo-{arch}_8xb256_in1k.py'))
+    return Config.fromfile(str(ROOT / f'configs/emo/emo-{arch}_8xb256-300e_in1k.py'))
 
 
 def cls_config(arch):
