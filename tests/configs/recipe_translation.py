@@ -15,6 +15,8 @@ import torch
 import yaml
 from mmengine.config import Config
 
+from mmhad.utils.config_model import build_model
+
 HERE = osp.dirname(osp.abspath(__file__))
 DATA = osp.join(osp.dirname(HERE), 'data')
 
@@ -114,10 +116,6 @@ def close(a, b, rel=1e-9):
     return math.isclose(float(a), float(b), rel_tol=rel, abs_tol=1e-15)
 
 
-def model_backbone(cfg):
-    return cfg.model.backbone
-
-
 # ------------------------------------------------------------------ GPUs x batch
 def check_batch(config, cfg, run):
     gpus, per_gpu = run['gpus'], run['batch_per_gpu']
@@ -155,20 +153,6 @@ def check_optimizer(config, cfg, run):
 
 
 # ------------------------------------------------------------- no-decay scope
-def build_model(cfg):
-    from mmengine.registry import DefaultScope
-    import mmhad  # noqa: F401
-    scope = cfg.get('default_scope', 'mmengine')
-    with DefaultScope.overwrite_default_scope(scope):
-        from mmengine.registry import MODELS
-        registry = {'mmdet': 'mmdet.registry', 'mmseg': 'mmseg.registry',
-                    'mmpretrain': 'mmpretrain.registry'}.get(scope)
-        if registry:
-            MODELS = __import__(registry, fromlist=['MODELS']).MODELS  # noqa: N806
-        model_cfg = copy.deepcopy(cfg.model)
-        return MODELS.build(model_cfg)
-
-
 def our_no_decay(cfg, model) -> set:
     from mmengine.optim import build_optim_wrapper
     wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
