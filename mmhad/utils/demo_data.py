@@ -21,7 +21,7 @@ import numpy as np
 CLASSES = ('circle', 'square', 'triangle', 'star')
 SEG_CLASSES = ('background', ) + CLASSES
 PALETTE = [(120, 120, 120), (220, 20, 60), (0, 128, 255), (255, 200, 0), (60, 180, 75)]
-DEFAULTS = dict(num_train=480, num_val=80, size=256, seed=0, min_radius=0.06)
+DEFAULTS = dict(num_train=480, num_val=80, size=256, seed=0)
 
 
 def _background(rng, size):
@@ -55,16 +55,15 @@ def _shape_polygon(rng, kind, cx, cy, r):
     return np.stack([cx + radii * np.cos(theta), cy + radii * np.sin(theta)], 1)
 
 
-def make_scene(rng, size, min_radius=DEFAULTS['min_radius']):
-    """Return (BGR image uint8, instance id map int32, list of class indices); shapes
-    have radii between ``min_radius`` and 0.28 of the image size."""
+def make_scene(rng, size):
+    """Return (BGR image uint8, instance id map int32, list of class indices)."""
     import cv2
     img = _background(rng, size)
     inst = np.zeros((size, size), np.int32)
     labels = []
     for _ in range(int(rng.integers(2, 7))):
         kind = int(rng.integers(len(CLASSES)))
-        r = rng.uniform(min_radius, 0.28) * size
+        r = rng.uniform(0.06, 0.28) * size
         cx, cy = rng.uniform(r * 0.5, size - r * 0.5, 2)
         poly = np.round(_shape_polygon(rng, CLASSES[kind], cx, cy, r)).astype(np.int32)
         mask = np.zeros((size, size), np.uint8)
@@ -95,7 +94,7 @@ def _coco_annotations(inst, labels, image_id, next_ann_id, min_area):
     return anns
 
 
-def write_split(out, split, num, size, rng, progress=True, min_radius=DEFAULTS['min_radius']):
+def write_split(out, split, num, size, rng, progress=True):
     import cv2
     coco_split = 'train' if split == 'train' else 'val'
     ade_split = 'training' if split == 'train' else 'validation'
@@ -107,7 +106,7 @@ def write_split(out, split, num, size, rng, progress=True, min_radius=DEFAULTS['
     images, annotations = [], []
     bar = _progress(num, f'{split:5s}') if progress else None
     for i in range(num):
-        img, inst, labels = make_scene(rng, size, min_radius)
+        img, inst, labels = make_scene(rng, size)
         name = f'{coco_split}_{i:05d}'
         cv2.imwrite(osp.join(img_dir, name + '.jpg'), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
         cv2.imwrite(osp.join(ade_img, name + '.jpg'), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
@@ -137,18 +136,13 @@ def _progress(total, desc):
 
 
 def make_demo_data(out, num_train=DEFAULTS['num_train'], num_val=DEFAULTS['num_val'],
-                   size=DEFAULTS['size'], seed=DEFAULTS['seed'], progress=True,
-                   min_radius=DEFAULTS['min_radius']):
+                   size=DEFAULTS['size'], seed=DEFAULTS['seed'], progress=True):
     """Write the dataset (deterministic for a given seed); return annotation counts."""
-    if not 0 < min_radius < 0.28:
-        raise ValueError(f'demo_data: min_radius is a fraction of the image size below the '
-                         f'largest radius 0.28, got {min_radius!r}.')
     rng = np.random.default_rng(seed)
-    n_train = write_split(out, 'train', num_train, size, rng, progress, min_radius)
-    n_val = write_split(out, 'val', num_val, size, rng, progress, min_radius)
+    n_train = write_split(out, 'train', num_train, size, rng, progress)
+    n_val = write_split(out, 'val', num_val, size, rng, progress)
     with open(osp.join(out, 'DONE'), 'w') as f:
-        json.dump(dict(num_train=num_train, num_val=num_val, size=size, seed=seed,
-                       min_radius=min_radius), f)
+        json.dump(dict(num_train=num_train, num_val=num_val, size=size, seed=seed), f)
     return n_train, n_val
 
 

@@ -482,7 +482,7 @@ _DROP = {'Normalize', 'DefaultFormatBundle', 'Collect', 'ImageToTensor', 'PackDe
          'PackSegInputs'}
 
 
-def translate_mm2(step: dict, pad_noop: bool = False) -> dict:
+def translate_mm2(step: dict) -> dict:
     """One mmdet 2 / mmseg 0.x transform in mmdet 3 / mmseg 1 terms."""
     step = dict(step)
     kind = step.pop('type')
@@ -529,8 +529,6 @@ def _ours(pipeline, drop_annotations=False):
     for s in pipeline:
         s = {k: v for k, v in dict(s).items() if not (k == 'backend_args' and v is None)}
         if s['type'] in _DROP or (drop_annotations and s['type'] == 'LoadAnnotations'):
-            continue
-        if s['type'] == 'PackDetInputs':
             continue
         out.append(s)
     return out

@@ -103,14 +103,3 @@ def test_real_coco_metric_scores_perfect_and_shifted_predictions(tiny_demo):
     assert perfect['coco/segm_mAP'] == pytest.approx(1.0)
     shifted = evaluate(6)
     assert 0 <= shifted['coco/bbox_mAP'] < 0.9
-
-
-def test_min_radius_is_validated_and_recorded(tmp_path):
-    import json
-    with pytest.raises(ValueError, match='min_radius is a fraction of the image size'):
-        make_demo_data(str(tmp_path / 'bad'), num_train=1, num_val=1, size=64,
-                       min_radius=0.3, progress=False)
-    make_demo_data(str(tmp_path / 'ok'), num_train=1, num_val=1, size=64, min_radius=0.1,
-                   progress=False)
-    with open(tmp_path / 'ok' / 'DONE') as f:
-        assert json.load(f)['min_radius'] == 0.1  # a later ensure_demo_data compares it
