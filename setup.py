@@ -28,7 +28,7 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(include=('mmhad', 'mmhad.*')),
     # the ACH CPU kernel's source, compiled on the user's machine into PyTorch's
-    # extension cache (tools/install.sh, or on first use): see mmhad/ops/_ach_cpu.py
+    # extension cache (tools/install.sh, or on first use): see mmhad/ops/kernels/cpu_ext.py
     package_data={'mmhad.ops': ['csrc/*.cpp']},
     python_requires='>=3.9',
     install_requires=parse_requirements('requirements/runtime.txt'),

@@ -78,3 +78,27 @@ def has_cxx_compiler() -> bool:
     """A C++ compiler is on PATH, so mmhad's ACH CPU kernels can be built."""
     import shutil
     return bool(shutil.which('c++') or shutil.which('g++'))
+
+
+def registered_backbones() -> dict:
+    """Every backbone mmhad registers in MMEngine's MODELS, by type name."""
+    from mmengine.registry import MODELS
+
+    import mmhad  # noqa: F401  (registers the backbones)
+    return {name: cls for name, cls in MODELS.module_dict.items()
+            if cls.__module__.startswith('mmhad.models.backbones.')}
+
+
+_SMALLEST_ARCH = {}
+
+
+def smallest_arch(name: str) -> str:
+    """The arch of backbone ``name`` with the fewest parameters (read from its
+    ``arch_settings``, never typed)."""
+    if name not in _SMALLEST_ARCH:
+        from mmengine.registry import MODELS
+        sizes = {arch: sum(p.numel() for p in
+                           MODELS.build(dict(type=name, arch=arch)).parameters())
+                 for arch in registered_backbones()[name].arch_settings}
+        _SMALLEST_ARCH[name] = min(sizes, key=sizes.get)
+    return _SMALLEST_ARCH[name]

@@ -1,9 +1,13 @@
-"""What tools/train.py and tools/test.py share: arguments, config loading, Runner."""
+"""What tools/train.py and tools/test.py share: arguments, config loading, Runner.
+
+Configs are read by ``mmhad.utils.config_model.load_config`` (files and ``pkg::`` paths),
+the loader of every mmhad tool; :func:`load_config` here adds the training CLI's part.
+"""
 import os
 import os.path as osp
 import sys
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
 
 def add_common_args(parser):
@@ -23,17 +27,15 @@ def add_common_args(parser):
 def load_config(args, loaders):
     """Read the config, apply CLI options, prepare/check its data before any build."""
     import mmhad  # noqa: F401  (registers modules, checks the stack)
+    from mmhad.utils import config_model
     from mmhad.utils.compat import apply_runtime_patches
     from mmhad.utils.data_check import prepare_data
 
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     apply_runtime_patches()
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'config {args.config!r} does not exist.')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    # a file or `pkg::rel/path.py`; a missing one fails here, naming it
+    cfg = config_model.load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     if args.work_dir:
         cfg.work_dir = args.work_dir
@@ -44,7 +46,7 @@ def load_config(args, loaders):
         # would be refused by torch's DataLoader
         if cfg.get(loader) and cfg[loader].get('num_workers', 1) == 0:
             cfg[loader]['persistent_workers'] = False
-    from mmhad.engine.resilience import cpu_ddp_wrapper_cfg, init_distributed
+    from mmhad.engine.distributed import cpu_ddp_wrapper_cfg, init_distributed
     if init_distributed(cfg):  # gloo without CUDA; rank 0 alone writes generated data
         import torch.distributed as dist
         error = None
@@ -69,7 +71,7 @@ def build_runner(cfg):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
-    from mmhad.engine.resilience import RNGStateHook, count_norm_layers
+    from mmhad.engine import RNGStateHook, count_norm_layers
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     # resuming continues the random streams instead of re-seeding them
     runner.register_hook(RNGStateHook())

@@ -1,7 +1,10 @@
 """Evaluate a checkpoint of any mmhad config with MMEngine's Runner.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out results.pkl]
-                                           [--cfg-options k=v ...] [--launcher ...]
+                                           [--deploy] [--cfg-options k=v ...] [--launcher ...]
+
+``--deploy`` evaluates the inference form (``switch_to_deploy``: BatchNorms fused, layer
+scales folded), which gives the same predictions up to float rounding.
 """
 import argparse
 import os.path as osp
@@ -17,6 +20,8 @@ def parse_args(argv=None):
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--out', help='dump raw predictions to this .pkl file')
+    parser.add_argument('--deploy', action='store_true',
+                        help='evaluate the deploy form (switch_to_deploy) of the model')
     add_common_args(parser)
     return parser.parse_args(argv)
 
@@ -37,6 +42,9 @@ def main(argv=None):
         cfg.test_evaluator = list(cfg.test_evaluator) if isinstance(
             cfg.test_evaluator, (list, tuple)) else [cfg.test_evaluator]
         cfg.test_evaluator.append(dict(type='DumpResults', out_file_path=args.out))
+    if args.deploy:  # after the checkpoint is loaded, before the test loop
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='SwitchToDeployHook')]
     runner = build_runner(cfg)
     # mmengine loads with strict=False and only logs missing keys: weights of another
     # model (other arch, other class count) would be evaluated half-random. Refuse them.

@@ -89,9 +89,10 @@ def find_missing_data(cfg, loaders=LOADERS) -> List[Tuple[str, str, str]]:
     return missing
 
 
-CONVERTERS = {
-    'EMO': 'tools/model_converters/emo_to_mmhad.py',
-    'EfficientMod': 'tools/model_converters/efficientmod_to_mmhad.py',
+# where a backbone's official ImageNet weights come from (they load as they are)
+OFFICIAL_WEIGHTS = {
+    'EMO': 'the official zhangzjn/EMO net.pth',
+    'EfficientMod': 'the official ma-xu/EfficientMod checkpoint',
 }
 
 
@@ -105,9 +106,9 @@ def check_pretrained_exists(cfg, config_path: Optional[str] = None) -> None:
     checkpoint = init_cfg.get('checkpoint') if init_cfg.get('type') == 'Pretrained' else None
     if not checkpoint or '://' in checkpoint or osp.isfile(checkpoint):
         return
-    converter = CONVERTERS.get(backbone.get('type'))
-    how = (f'convert the official ImageNet weights with `python {converter} '
-           f'OFFICIAL.pth {checkpoint}`' if converter else
+    official = OFFICIAL_WEIGHTS.get(backbone.get('type'))
+    how = (f'put {official} there as it is (converted on load; where it is published: '
+           f'configs/*/metafile.yml)' if official else
            'put the ImageNet-pretrained backbone checkpoint there')
     name = f' in {config_path}' if config_path else ''
     raise MissingDataError(

@@ -1,7 +1,10 @@
-"""Import-time checks of the stack mmhad runs on.
+"""Checks of the stack mmhad runs on.
 
 Each failure names what is wrong and the exact command that fixes it, instead of the
 AttributeError / ImportError a version mismatch produces deep inside mmdet or mmcv.
+``import mmhad`` runs the version checks (:func:`check_environment`); mmcv's compiled
+ops (``mmcv._ext``, absent from mmcv-lite) are checked only where they are needed
+(:func:`require_mmcv_ops`: the SSD head; ``tools/misc/verify_install.py``).
 """
 from importlib import metadata
 
@@ -55,23 +58,41 @@ def version_problems():
     return problems
 
 
+MMCV_OPS_HINT = ('build mmcv==2.1.0 from source with MMCV_WITH_OPS=1 and '
+                 '--no-build-isolation.')
+
+
 def mmcv_ops_problem():
-    """Return why ``mmcv.ops`` is unusable, or None when its compiled ops load."""
+    """Return why ``mmcv.ops`` is unusable, or None when its compiled ops load.
+
+    Not part of :func:`check_environment`: only what runs mmcv's compiled ops (mmdet's
+    detectors, :class:`mmhad.models.heads.SSDHeadWithPredict`) needs them, so
+    ``import mmhad`` works on mmcv-lite for classification and segmentation backbones.
+    """
     try:
         from mmcv.ops import nms  # noqa: F401
     except (ImportError, ModuleNotFoundError, OSError) as exc:
         return (f'mmcv is installed without its compiled ops ({exc}); mmdet needs '
-                'them (nms, RoIAlign). mmcv-lite cannot serve: build mmcv==2.1.0 '
-                'from source with MMCV_WITH_OPS=1 and --no-build-isolation.')
+                'them (nms, RoIAlign). mmcv-lite cannot serve: ' + MMCV_OPS_HINT)
     return None
 
 
+def require_mmcv_ops(what: str) -> None:
+    """Raise ImportError naming ``what`` and the fix when ``mmcv._ext`` cannot load."""
+    problem = mmcv_ops_problem()
+    if problem:
+        raise ImportError(f'{what} needs mmcv\'s compiled ops (mmcv._ext): {problem}\n'
+                          f'{INSTALL_HINT}')
+
+
 def check_environment():
+    """Raise ImportError when a package's version is outside what mmhad supports.
+
+    Version checks only (what ``import mmhad`` runs); mmcv's compiled ops are checked
+    by :func:`require_mmcv_ops` where they are used, and by
+    ``tools/misc/verify_install.py``.
+    """
     problems = version_problems()
-    if not problems:
-        ops = mmcv_ops_problem()
-        if ops:
-            problems.append(ops)
     if problems:
         raise ImportError('mmhad cannot run on this environment:\n  - ' +
                           '\n  - '.join(problems) + f'\n{INSTALL_HINT}')

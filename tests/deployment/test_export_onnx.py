@@ -60,6 +60,19 @@ def test_export_backbone(family, arch, size, tmp_path, capsys):
     assert_dynamic_batch(out, 4)
 
 
+@pytest.mark.parametrize('family, arch', [('EMO', '1m'), ('HadaptiveNet', 's')])
+def test_export_backbone_deploy_form(family, arch, tmp_path, capsys):
+    """--deploy exports switch_to_deploy()'s form; the check compares it with the
+    training form (eval), so the folding is verified too."""
+    out = tmp_path / f'{family}.onnx'
+    code, text = run(capsys, '--backbone', family, '--arch', arch, '--shape', 64, 64,
+                     '--deploy', '--out', out)
+    assert code == 0, text
+    assert ', deploy form at input' in text
+    errors = errors_of(text)
+    assert len(errors) == 4 and max(errors) <= 1e-4, text
+
+
 @pytest.mark.parametrize('norm', ['BN', 'CrossHadaNorm', 'DySoft'])
 def test_export_ach_layer(norm, tmp_path, capsys):
     out = tmp_path / 'ach.onnx'
@@ -97,6 +110,16 @@ def test_export_from_config_with_checkpoint(tmp_path, capsys):
     code, text = run(capsys, config, '--checkpoint', ckpt, '--shape', 64, 96, '--out', out)
     assert code == 0, text
     assert max(errors_of(text)) <= 1e-4, text
+
+
+def test_export_from_package_config(tmp_path, capsys):
+    """A ``pkg::`` config of an installed library (the shared config loader): its
+    backbone comes from that library's registry (its default scope)."""
+    out = tmp_path / 'mobilenet_v2.onnx'
+    code, text = run(capsys, 'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py',
+                     '--shape', 32, 32, '--out', out)
+    assert code == 0, text
+    assert 'exported MobileNetV2(' in text and max(errors_of(text)) <= 1e-4, text
 
 
 def test_wrong_checkpoint_is_refused(tmp_path, capsys):

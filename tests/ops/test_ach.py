@@ -1,16 +1,16 @@
-"""The fused cross-Hadamard op (mmhad.ops.ach): gradients, equivalences, dispatch paths."""
+"""The fused cross-Hadamard op (mmhad.ops): gradients, equivalences, dispatch paths."""
 import os
 
 import pytest
 import torch
 
-from mmhad.ops import ach as ops
-from mmhad.ops.ach import (CrossHadamardFunction, cross_hadamard,
-                           cross_hadamard_onehot_reference, cross_hadamard_reference,
-                           num_pairs_of, pair_indices, straight_through_weight)
+from mmhad.ops import (CrossHadamardFunction, cross_hadamard, num_pairs_of, pair_indices,
+                       straight_through_weight, use_cpu_extension)
+from mmhad.ops.kernels.traceable import forward_traceable
 from tests.helpers import ach_affine as _affine
 from tests.helpers import ach_inputs as _inputs
 from tests.helpers import has_cxx_compiler
+from tests.ops.ach_reference import cross_hadamard_onehot_reference, cross_hadamard_reference
 
 
 @pytest.fixture(autouse=True, params=['ext', 'torch'])
@@ -19,9 +19,9 @@ def cpu_impl(request):
     built by tools/install.sh; CI has a compiler) and the pure-PyTorch fallback."""
     if request.param == 'ext' and not has_cxx_compiler():
         pytest.skip('no C++ compiler: the CPU kernels cannot be built')
-    assert ops.use_cpu_extension(request.param == 'ext') == (request.param == 'ext')
+    assert use_cpu_extension(request.param == 'ext') == (request.param == 'ext')
     yield request.param
-    ops.use_cpu_extension(None)
+    use_cpu_extension(None)
 
 
 def test_pair_order_is_row_major_upper_triangle():
@@ -147,7 +147,7 @@ def test_onnx_branch_matches():
     scale, shift = _affine('sample', 2, 7, torch.float32, g)
     alpha = torch.tensor([0.3])
     torch.testing.assert_close(
-        ops._forward_onnx(x, idx, None, scale, shift, alpha, 7),
+        forward_traceable(x, idx, None, scale, shift, alpha, 7),
         cross_hadamard_reference(x, idx, None, scale, shift, alpha, num_pairs=7))
 
 
@@ -197,15 +197,14 @@ def test_triton_kernel_logic_in_interpreter(tmp_path):
     """Runs the CUDA Triton kernel through Triton's CPU interpreter (TRITON_INTERPRET=1)
     in a subprocess, so its indexing / masking / fusion is checked without a GPU."""
     pytest.importorskip('triton')
-    import os
     import subprocess
     import sys
     import textwrap
     script = tmp_path / 'tri.py'
     script.write_text(textwrap.dedent("""
         import torch
-        from mmhad.ops._ach_triton import cross_hadamard_triton
-        from mmhad.ops.ach import cross_hadamard_reference
+        from mmhad.ops.kernels.triton_fwd import cross_hadamard_triton
+        from tests.ops.ach_reference import cross_hadamard_reference
         g = torch.Generator().manual_seed(0)
         x = torch.randn(2, 9, 3, 5, generator=g)
         idx = torch.stack([torch.randperm(9, generator=g)[:5] for _ in range(2)])

@@ -1,4 +1,4 @@
-"""The C++ CPU kernels of the cross-Hadamard op (mmhad/ops/_ach_cpu.py, csrc/ach_cpu.cpp):
+"""The C++ CPU kernels of the cross-Hadamard op (mmhad/ops/kernels/cpu_ext.py, csrc/ach_cpu.cpp):
 parity with the PyTorch path, selection by MMHAD_ACH_CPU_EXT, fallback and build errors.
 
 Both CPU implementations also run every test of test_ach.py."""
@@ -7,12 +7,15 @@ import os
 import pytest
 import torch
 
-from mmhad.ops import ach as ops
-from mmhad.ops.ach import cross_hadamard, cross_hadamard_reference, straight_through_weight
+from mmhad.ops import cross_hadamard, straight_through_weight, use_cpu_extension
+from mmhad.ops.dispatch import STATE
+from mmhad.ops.kernels import cpu_ext
+from mmhad.ops.kernels.pytorch import forward_torch
 
 from tests.helpers import ach_affine as _affine
 from tests.helpers import ach_inputs as _inputs
 from tests.helpers import has_cxx_compiler
+from tests.ops.ach_reference import cross_hadamard_reference
 
 
 @pytest.fixture
@@ -21,15 +24,14 @@ def kernels():
     selection restored afterwards."""
     if not has_cxx_compiler():
         pytest.skip('no C++ compiler: the CPU kernels cannot be built')
-    assert ops.use_cpu_extension(True)
+    assert use_cpu_extension(True)
     yield
-    ops.use_cpu_extension(None)
+    use_cpu_extension(None)
 
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
 def test_cpu_extension_matches_torch_path(dtype, kernels):
-    from mmhad.ops import _ach_cpu
-    assert _ach_cpu.ready()
+    assert cpu_ext.ready()
     x, idx, g = _inputs(b=3, c=20, cs=7, h=4, w=6, dtype=dtype)
     p = 17
     soft = torch.rand(3, 20, generator=g, dtype=dtype).requires_grad_()
@@ -40,7 +42,7 @@ def test_cpu_extension_matches_torch_path(dtype, kernels):
             w = straight_through_weight(leaves[1], idx)
             out = cross_hadamard(leaves[0], idx, w, leaves[2], leaves[3], alpha, p)
             with torch.no_grad():
-                ref = ops._forward_torch(x, idx, w, scale, shift, alpha, p)
+                ref = forward_torch(x, idx, w, scale, shift, alpha, p)
             torch.testing.assert_close(out, ref)
             gout = torch.randn(out.shape, generator=g, dtype=dtype)
             rl = [t.clone().requires_grad_() for t in (x, soft, scale, shift)]
@@ -55,43 +57,41 @@ def test_default_cpu_implementation_follows_env(kernels, monkeypatch):  # undo e
     """Default (MMHAD_ACH_CPU_EXT unset): the C++ kernels when they build; '0' the PyTorch
     path; '1' requires the kernels; a failed build falls back with one warning, or raises
     under '1'; an unknown value is refused."""
-    from mmhad.ops import _ach_cpu
     monkeypatch.delenv('MMHAD_ACH_CPU_EXT', raising=False)
-    assert ops.use_cpu_extension(None) and ops._EXT is _ach_cpu.build()
+    assert use_cpu_extension(None) and STATE.cpu_ext is cpu_ext.build()
     monkeypatch.setenv('MMHAD_ACH_CPU_EXT', '0')
-    assert not ops.use_cpu_extension(None)
+    assert not use_cpu_extension(None)
     monkeypatch.setenv('MMHAD_ACH_CPU_EXT', '1')
-    assert ops.use_cpu_extension(None)
+    assert use_cpu_extension(None)
     monkeypatch.setenv('MMHAD_ACH_CPU_EXT', 'maybe')
     with pytest.raises(ValueError, match="use 'auto'"):
-        ops.use_cpu_extension(None)
+        use_cpu_extension(None)
 
     def broken(verbose=False):
         raise OSError('no compiler')
 
-    monkeypatch.setattr(_ach_cpu, 'build', broken)
+    monkeypatch.setattr(cpu_ext, 'build', broken)
     monkeypatch.setenv('MMHAD_ACH_CPU_EXT', 'auto')
     with pytest.warns(UserWarning, match='slower PyTorch implementation'):
-        assert not ops.use_cpu_extension(None)
+        assert not use_cpu_extension(None)
     x, idx, _ = _inputs(dtype=torch.float32)                 # and the op still works
     torch.testing.assert_close(cross_hadamard(x, idx), cross_hadamard_reference(x, idx))
     monkeypatch.setenv('MMHAD_ACH_CPU_EXT', '1')
     with pytest.raises(RuntimeError, match='install a C\\+\\+ compiler and ninja'):
-        ops.use_cpu_extension(None)
+        use_cpu_extension(None)
 
 
 def test_kernel_source_builds_from_the_package():
     """The kernel source ships inside the package (setup.py package_data) and the loader
     finds it there."""
-    from mmhad.ops import _ach_cpu
-    assert os.path.isfile(_ach_cpu.SOURCE) and _ach_cpu.SOURCE.endswith('.cpp')
+    assert os.path.isfile(cpu_ext.SOURCE) and cpu_ext.SOURCE.endswith('.cpp')
     import mmhad
-    assert _ach_cpu.SOURCE.startswith(os.path.dirname(mmhad.__file__))
+    assert cpu_ext.SOURCE.startswith(os.path.dirname(mmhad.__file__))
 
 
 def test_build_error_summary_names_the_cause():
     """A failed build is reported by its cause, not by pages of compiler command lines."""
-    from mmhad.ops._ach_cpu import _summary
+    from mmhad.ops.kernels.cpu_ext import _summary
     exc = RuntimeError(
         "Error building extension 'mmhad_ach_cpu': [1/2] c++ -MMD -isystem /x -c main.cpp\n"
         'FAILED: main.o\nc++ -MMD -isystem /x -c main.cpp\n'

@@ -15,13 +15,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from mmengine.registry import MODELS
 
-import mmhad  # noqa: F401  (registers the backbones)
-from mmhad.models.backbones.base import OUT_STRIDES
+from tests.helpers import registered_backbones, smallest_arch
 
-ARCHS = [('EMO', a) for a in ('1m', '2m', '5m', '6m')] + \
-        [('EfficientMod', a) for a in ('xxs', 'xs', 's', 's_conv')] + \
-        [('HadaptiveNet', a) for a in ('s', 'm', 'l')]
-SMALLEST = {('EMO', '1m'), ('EfficientMod', 'xxs'), ('HadaptiveNet', 's')}
+ARCHS = [(name, arch) for name, cls in sorted(registered_backbones().items())
+         for arch in cls.arch_settings]
 MAX_EXAMPLES = 10
 
 
@@ -49,7 +46,7 @@ def image_shapes(draw):
 def check(family, arch, shape):
     batch, h, w = shape
     model = backbone(family, arch)
-    strides = [getattr(model, 'out_strides', OUT_STRIDES)[i] for i in model.out_indices]
+    strides = model.strides
     with torch.no_grad():
         outs = model(torch.randn(batch, 3, h, w))
     assert len(outs) == len(model.out_indices)
@@ -62,7 +59,7 @@ def check(family, arch, shape):
 
 @pytest.mark.parametrize('family, arch', ARCHS, ids=[f'{f}-{a}' for f, a in ARCHS])
 def test_any_input_size(family, arch):
-    extremes = (family, arch) in SMALLEST
+    extremes = arch == smallest_arch(family)
 
     @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=False,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -85,4 +82,5 @@ def test_hadaptive_net_l_stride_64_and_max_stride_32():
     with torch.no_grad():
         outs = model(torch.randn(1, 3, 99, 65))
     assert [tuple(o.shape[2:]) for o in outs] == [
-        (math.ceil(99 / s), math.ceil(65 / s)) for s in OUT_STRIDES]
+        (math.ceil(99 / s), math.ceil(65 / s)) for s in (4, 8, 16, 32)]
+    assert model.out_strides == [4, 8, 16, 32]

@@ -2,7 +2,7 @@
 
 * ``kill -9`` in the middle of training, then ``tools/train.py --resume``: the final
   weights equal those of an uninterrupted run bit for bit (deterministic mode; the
-  random generator states travel in the checkpoints, mmhad.engine.resilience).
+  random generator states travel in the checkpoints, mmhad.engine.hooks.rng_state_hook).
 * Distributed: ``tools/dist_train.sh CONFIG 2`` runs 2-process DDP over gloo for a
   detector and a segmentor; BN becomes SyncBN under DDP and stays BN in one process;
   the CPU SyncBN matches BatchNorm over the whole batch (values, gradients, statistics).
@@ -185,7 +185,7 @@ CPU_SYNC_BN_CHECK = '''
 import copy
 import torch, torch.distributed as dist
 from torch import nn
-from mmhad.engine.resilience import convert_cpu_sync_bn
+from mmhad.engine.sync_bn import convert_cpu_sync_bn
 dist.init_process_group('gloo')
 rank = dist.get_rank()
 torch.manual_seed(0)
@@ -405,27 +405,27 @@ def test_cpu_launch_config(monkeypatch):
     wrapper; a single-process config is left alone."""
     from mmengine.config import Config
 
-    from mmhad.engine import resilience
+    from mmhad.engine import distributed
     monkeypatch.setattr(torch.cuda, 'is_available', lambda: False)
     cfg = Config(dict(launcher='pytorch', sync_bn='torch',
                       env_cfg=dict(dist_cfg=dict(backend='nccl'))))
-    resilience.cpu_ddp_wrapper_cfg(cfg)
+    distributed.cpu_ddp_wrapper_cfg(cfg)
     assert cfg.model_wrapper_cfg == dict(
         type='CPUDistributedDataParallel', broadcast_buffers=False,
         find_unused_parameters=False, device_ids=None, sync_bn=True)
     assert cfg.sync_bn is None  # the wrapper converts; torch's SyncBN refuses CPU
-    monkeypatch.setattr(resilience.dist, 'is_initialized', lambda: False)
+    monkeypatch.setattr(distributed.dist, 'is_initialized', lambda: False)
     calls = []
-    monkeypatch.setattr(resilience.dist, 'init_process_group',
+    monkeypatch.setattr(distributed.dist, 'init_process_group',
                         lambda **kw: calls.append(kw))
     monkeypatch.setenv('RANK', '0')
     monkeypatch.setenv('WORLD_SIZE', '2')
-    assert resilience.init_distributed(cfg)
+    assert distributed.init_distributed(cfg)
     assert cfg.env_cfg.dist_cfg.backend == 'gloo' and calls[0]['backend'] == 'gloo'
 
     single = Config(dict(launcher='none', sync_bn='torch'))
-    assert not resilience.init_distributed(single)
-    resilience.cpu_ddp_wrapper_cfg(single)
+    assert not distributed.init_distributed(single)
+    distributed.cpu_ddp_wrapper_cfg(single)
     assert 'model_wrapper_cfg' not in single and single.sync_bn == 'torch'
 
 
@@ -450,7 +450,7 @@ def test_rng_state_hook_round_trip():
 
     import numpy as np
 
-    from mmhad.engine.resilience import RNGStateHook
+    from mmhad.engine.hooks import RNGStateHook
 
     class Runner:
         _resume = True

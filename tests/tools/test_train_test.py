@@ -57,6 +57,14 @@ def test_train_resume_test_cycle(tmp_path):
     assert match, out[-2000:]
     assert 0.0 <= float(match.group(1)) <= 1.0
 
+    # the inference form (SwitchToDeployHook after the checkpoint is loaded)
+    out = run_tool('test.py', CONFIG, osp.join(work, 'epoch_2.pth'), '--deploy',
+                   '--work-dir', str(tmp_path / 'test_deploy'), '--cfg-options', *TINY,
+                   cwd=str(tmp_path))
+    assert 'switched to its deploy form' in out, out[-2000:]
+    match = re.search(r'coco/bbox_mAP: (-?[\d.]+)', out)
+    assert match and 0.0 <= float(match.group(1)) <= 1.0, out[-2000:]
+
 
 def make_tiny_coco2017(root):
     """A COCO-2017 layout (train2017/, val2017/, annotations/instances_*2017.json) from
@@ -102,3 +110,22 @@ def test_flagship_config_trains_and_validates_when_coco_is_there(tmp_path):
         'model.test_cfg.score_thr=0.0', cwd=str(tmp_path))
     assert all(math.isfinite(v) for v in losses(work)) and losses(work)
     assert re.search(r'coco/bbox_mAP: [\d.]+', out), out[-2000:]
+
+
+def test_package_config_and_missing_config(tmp_path):
+    """tools/train.py reads `pkg::` configs through the shared loader (here it gets as
+    far as the data check: no COCO -> one message, exit 2), and names a missing config."""
+    proc = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'train.py'),
+         'mmdet::ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_coco.py', '--work-dir',
+         str(tmp_path / 'work')], cwd=str(tmp_path), capture_output=True, text=True,
+        timeout=600)
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert ('\nerror: The dataset of mmdet::ssd/ssdlite_mobilenetv2-scratch_8xb24-600e_'
+            'coco.py is not where' in '\n' + proc.stderr), proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr
+    proc = subprocess.run(
+        [sys.executable, osp.join(REPO, 'tools', 'train.py'), 'configs/no_such.py'],
+        cwd=str(tmp_path), capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "config 'configs/no_such.py' does not exist" in proc.stderr, proc.stderr[-2000:]

@@ -44,13 +44,13 @@ def test_existing_data_passes(tmp_path):
     check_data_exists(cfg, loaders=('train_dataloader', ))
 
 
-def test_missing_pretrained_checkpoint_names_converter():
+def test_missing_pretrained_checkpoint_names_the_official_weights():
     cfg = Config.fromfile(osp.join(REPO, 'configs/emo/ssdlite_emo5m_coco.py'))
     with pytest.raises(MissingDataError) as err:
         check_pretrained_exists(cfg)
     msg = str(err.value)
     assert 'checkpoints/emo-5m_in1k.pth' in msg
-    assert 'tools/model_converters/emo_to_mmhad.py' in msg
+    assert 'official zhangzjn/EMO net.pth there as it is' in msg
     assert 'model.backbone.init_cfg=None' in msg
     cfg.model.backbone.init_cfg = None
     check_pretrained_exists(cfg)

@@ -40,3 +40,21 @@ def test_mmcv_without_ops_is_flagged(monkeypatch):
     monkeypatch.setattr(builtins, '__import__', fake_import)
     problem = env.mmcv_ops_problem()
     assert problem is not None and 'MMCV_WITH_OPS=1' in problem and 'mmcv-lite' in problem
+
+
+def test_import_time_check_is_versions_only(monkeypatch):
+    """mmcv-lite (no compiled ops) passes ``check_environment``; what needs the ops
+    raises through ``require_mmcv_ops`` with the fix."""
+    problem = ("mmcv is installed without its compiled ops (No module named "
+               "'mmcv._ext'); mmcv-lite cannot serve: " + env.MMCV_OPS_HINT)
+    monkeypatch.setattr(env, 'mmcv_ops_problem', lambda: problem)
+    env.check_environment()
+    with pytest.raises(ImportError) as err:
+        env.require_mmcv_ops('SSDHeadWithPredict')
+    message = str(err.value)
+    assert message.startswith('SSDHeadWithPredict needs mmcv\'s compiled ops (mmcv._ext)')
+    assert 'MMCV_WITH_OPS=1' in message and 'tools/install.sh' in message
+
+
+def test_require_mmcv_ops_passes_with_full_mmcv():
+    env.require_mmcv_ops('SSDHeadWithPredict')

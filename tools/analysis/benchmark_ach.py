@@ -16,22 +16,24 @@ inference), which both sides apply.
   weight vs. the one-hot composition ``Z = (M' * M^H) X`` of Eqs. 5-8.
 
 On CPU both of our implementations are timed: the C++ kernels ("ext", the default; built by
-``tools/install.sh``, see ``mmhad/ops/_ach_cpu.py``) and the pure-PyTorch fallback used
+``tools/install.sh``, see ``mmhad/ops/kernels/cpu_ext.py``) and the pure-PyTorch fallback used
 where no compiler exists ("torch").
 Times are the best of repeated runs (robust on a shared machine), in microseconds.
 """
 import argparse
 import os.path as osp
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, osp.abspath(osp.join(osp.dirname(__file__), '..', '..')))
 
-from mmhad.ops.ach import (cross_hadamard, cross_hadamard_onehot_reference,  # noqa: E402
-                           cross_hadamard_reference, num_pairs_of,
-                           straight_through_weight, use_cpu_extension)
+from mmhad.ops import (cross_hadamard, num_pairs_of, straight_through_weight,  # noqa: E402
+                       use_cpu_extension)
+from tools.analysis.benchmarking.meters import env_info, time_runs  # noqa: E402
+from tools.analysis.benchmarking.report import markdown_table  # noqa: E402
+from tools.analysis.ach_peers import (cross_hadamard_onehot_reference,  # noqa: E402
+                                      cross_hadamard_reference)
 
 # (name, C, cs, H) -- hadaptivenet_{s,m,l}.yaml, stage 3 (14x14) / stage 4 (7x7) at 224^2
 SHAPES = [
@@ -42,22 +44,10 @@ SHAPES = [
 
 
 def timeit(fn, device, min_time=0.2, warmup=3):
-    for _ in range(warmup):
-        fn()
-    sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
-    sync()
-    n, total = 0, 0.0
-    best = float('inf')
-    while total < min_time or n < 5:
-        t0 = time.perf_counter()
-        fn()
-        sync()
-        dt = time.perf_counter() - t0
-        best = min(best, dt)
-        total += dt
-        n += 1
-    # median-like robust estimate: best of runs is stable on a shared machine
-    return best
+    """Best wall time of at least 5 calls spanning ``min_time`` seconds (the best run is
+    stable on a shared machine), measured by the shared meter."""
+    sync = torch.cuda.synchronize if device.type == 'cuda' else None
+    return min(time_runs(fn, warmup, repeat=5, sync=sync, min_seconds=min_time))
 
 
 def make_inputs(b, c, cs, h, device, requires_grad=False):
@@ -163,30 +153,31 @@ def main():
         impls = ['gpu']
     rows = bench(device, args.batch, args.modes, args.min_time, impls)
 
-    print(f'\ndevice={device} torch={torch.__version__} threads={torch.get_num_threads()} '
-          f'(best-of-runs, microseconds; "x" columns: speed-up of ours over the '
+    env = env_info(torch)
+    print(f'\ndevice={device} torch={env["torch"]} threads={env["threads"]} '
+          f'python={env["python"]} (best-of-runs, microseconds; "x" columns: speed-up of ours over the '
           f'composition, and ours / floor)\n')
     if 'infer' in args.modes:
         head = ['inference'] + [f'ours ({i})' for i in impls] + ['comp', 'floor']
         head += [f'comp/{i}' for i in impls] + [f'{i}/floor' for i in impls]
-        print('| ' + ' | '.join(head) + ' |')
-        print('|' + '---|' * len(head))
+        table = []
         for r in rows:
             cells = [r['shape']] + [us(r[f'inf_{i}']) for i in impls]
             cells += [us(r['inf_comp']), us(r['floor'])]
             cells += [f"{r['inf_comp'] / r[f'inf_{i}']:.1f}x" for i in impls]
             cells += [f"{r[f'inf_{i}'] / r['floor']:.2f}x" for i in impls]
-            print('| ' + ' | '.join(cells) + ' |')
+            table.append(cells)
+        print(markdown_table(head, table))
         print()
     if 'train' in args.modes:
         head = ['training fwd+bwd'] + [f'ours ({i})' for i in impls] + ['comp']
         head += [f'comp/{i}' for i in impls]
-        print('| ' + ' | '.join(head) + ' |')
-        print('|' + '---|' * len(head))
+        table = []
         for r in rows:
             cells = [r['shape']] + [us(r[f'tr_{i}']) for i in impls] + [us(r['tr_comp'])]
             cells += [f"{r['tr_comp'] / r[f'tr_{i}']:.1f}x" for i in impls]
-            print('| ' + ' | '.join(cells) + ' |')
+            table.append(cells)
+        print(markdown_table(head, table))
 
 
 if __name__ == '__main__':

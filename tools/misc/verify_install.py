@@ -13,13 +13,19 @@ def main() -> int:
     try:
         import torch
         import torchvision
+
+        import mmhad  # checks versions only (works on mmcv-lite)
+        from mmhad.utils.env import mmcv_ops_problem
+
+        # ``import mmhad`` no longer needs mmcv's compiled ops; the detectors do.
+        ops_problem = mmcv_ops_problem()
+        if ops_problem:
+            raise ImportError(ops_problem)
         from mmcv.ops import nms, roi_align
         import mmdet  # noqa: F401
         import mmpretrain  # noqa: F401
         import mmseg  # noqa: F401
         import mmseg.models  # noqa: F401  (needs ftfy + regex)
-
-        import mmhad
 
         boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.],
                               [20., 20., 30., 30.]])

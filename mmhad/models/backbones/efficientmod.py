@@ -7,43 +7,51 @@ stages 3-4. Settings follow the official model factories, which differ from Tabl
 one place: EfficientMod-s stage 4 is ``[4, 4]`` (4 EfficientMod + 4 attention blocks),
 not ``[8, 4]``, and its last stage's attention MLP ratio is 5.
 """
-from typing import Sequence, Tuple, Union
+from typing import Optional, Sequence, Union
 
 import torch
-import torch.utils.checkpoint as cp
 from torch import Tensor, nn
 
 from mmhad.registry import MODELS
 from ..layers.efficient_modulation import (ConvPatchEmbed, EfficientModAttentionBlock,
                                            EfficientModBlock, EfficientModStage,
                                            build_channels_last_norm)
-from .base import MMHadBackbone, check_per_stage, resolve_arch
+from .base import MMHadBackbone, check_per_stage
 
 # embed_dims: channels per stage; depths: EfficientMod blocks per stage; attn_depths:
 # attention blocks per stage (after the EfficientMod blocks); expand_ratios: expansion
 # cycle restarted in every stage (block j uses expand_ratios[j % len]); attn_mlp_ratios:
 # MLP ratio of the attention blocks per stage. Params of the 1000-class classifier:
 # 4.736 / 6.628 / 12.897 / 12.872 M.
+# drop_path_rate: hard-coded in every official factory (classification, detection and
+# segmentation alike): 0 for xxs/xs, 0.02 for s/s_conv.
 ARCH_SETTINGS = {
     'xxs': dict(embed_dims=[32, 64, 128, 256], depths=[2, 2, 6, 2],
                 attn_depths=[0, 0, 1, 2], expand_ratios=[1, 6],
-                attn_mlp_ratios=[4, 4, 4, 4]),
+                attn_mlp_ratios=[4, 4, 4, 4], drop_path_rate=0.),
     'xs': dict(embed_dims=[32, 64, 144, 288], depths=[3, 3, 4, 2],
                attn_depths=[0, 0, 3, 3], expand_ratios=[1, 4],
-               attn_mlp_ratios=[4, 4, 4, 4]),
+               attn_mlp_ratios=[4, 4, 4, 4], drop_path_rate=0.),
     's': dict(embed_dims=[32, 64, 144, 312], depths=[4, 4, 8, 4],
               attn_depths=[0, 0, 4, 4], expand_ratios=[1, 6],
-              attn_mlp_ratios=[4, 4, 4, 5]),
+              attn_mlp_ratios=[4, 4, 4, 5], drop_path_rate=0.02),
     's_conv': dict(embed_dims=[40, 80, 160, 344], depths=[4, 4, 12, 8],
                    attn_depths=[0, 0, 0, 0], expand_ratios=[1, 6],
-                   attn_mlp_ratios=[4, 4, 4, 4]),
+                   attn_mlp_ratios=[4, 4, 4, 4], drop_path_rate=0.02),
 }
+# Shared by all variants; an arch dict may override any of them.
+ARCH_DEFAULTS = dict(attn_mlp_ratios=[4, 4, 4, 4], num_heads=8, kernel_size=7,
+                     drop_path_rate=0.)
 REQUIRED_KEYS = ('embed_dims', 'depths', 'attn_depths', 'expand_ratios')
 
 
 @MODELS.register_module()
 class EfficientMod(MMHadBackbone):
     """EfficientMod backbone with four NCHW outputs at strides 4, 8, 16, 32.
+
+    The shared arguments (``arch``, ``out_indices``, ``frozen_stages``, ``norm_eval``,
+    ``drop_path_rate``, ``with_cp``, ``init_cfg``) and the attributes ``out_channels`` /
+    ``out_strides`` are those of :class:`~mmhad.models.backbones.base.MMHadBackbone`.
 
     Args:
         arch (str | dict): ``'xxs'``, ``'xs'``, ``'s'``, ``'s_conv'`` (``'s-conv'`` is
@@ -56,8 +64,9 @@ class EfficientMod(MMHadBackbone):
             (``4`` also freezes ``norm`` when ``final_norm``). Default: -1.
         norm_eval (bool): Keep BatchNorm layers in eval mode while training (a no-op
             here: EfficientMod's LayerNorms keep no running statistics). Default: False.
-        drop_path_rate (float): Stochastic depth rate, increased linearly over all
-            blocks (the official recipes: 0 for xxs/xs, 0.02 for s/s_conv).
+        drop_path_rate (float, optional): Stochastic depth rate, increased linearly
+            over all blocks. ``None``: the arch's official value (``arch['drop_path_rate']``:
+            0 for xxs/xs, 0.02 for s/s_conv, hard-coded in the official factories).
         layer_scale_init_value (float): Layer scale of EfficientMod blocks (attention
             blocks have none). Default: 1e-4.
         final_norm (bool): Add ``norm`` (LayerNorm) applied to the last stage's output,
@@ -65,13 +74,18 @@ class EfficientMod(MMHadBackbone):
         norm_cfg (dict): Channels-last norm config. Default: ``dict(type='LN')``
             (``eps=1e-5`` as ``nn.LayerNorm``).
         act_cfg (dict): Activation config. Default: ``dict(type='GELU')``.
-        with_cp (bool): Gradient checkpointing per block. Default: False.
+        with_cp (bool): Gradient checkpointing per block in training (shared with every
+            backbone, ``base.run_blocks``). Default: False.
         init_cfg (dict | list, optional): ``None``: truncated-normal (std 0.02) linear
             layers and unit LayerNorms as the official model; or e.g.
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
     """
 
     arch_settings = ARCH_SETTINGS
+    arch_required_keys = REQUIRED_KEYS
+    arch_defaults = ARCH_DEFAULTS
+    # the blocks permute to NHWC themselves: an NHWC input layout gains nothing (measured)
+    memory_format = torch.contiguous_format
 
     def __init__(self,
                  arch: Union[str, dict] = 'xxs',
@@ -79,7 +93,7 @@ class EfficientMod(MMHadBackbone):
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
-                 drop_path_rate: float = 0.,
+                 drop_path_rate: Optional[float] = None,
                  layer_scale_init_value: float = 1e-4,
                  final_norm: bool = False,
                  norm_cfg: dict = dict(type='LN'),
@@ -91,34 +105,28 @@ class EfficientMod(MMHadBackbone):
                 dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
                 dict(type='Constant', layer='LayerNorm', val=1., bias=0.),
             ]
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg=init_cfg)
+        super().__init__(arch, out_indices, frozen_stages, norm_eval, drop_path_rate,
+                         with_cp, init_cfg=init_cfg)
         family = type(self).__name__
-        if isinstance(arch, str):
-            arch = arch.lower().replace('-', '_')
-        arch = resolve_arch(arch, self.arch_settings, REQUIRED_KEYS, family)
+        arch = self.arch
         embed_dims = check_per_stage(arch['embed_dims'], 'embed_dims', family)
         depths = check_per_stage(arch['depths'], 'depths', family)
         attn_depths = check_per_stage(arch['attn_depths'], 'attn_depths', family)
-        attn_mlp_ratios = check_per_stage(arch.get('attn_mlp_ratios', [4] * 4),
-                                          'attn_mlp_ratios', family)
+        attn_mlp_ratios = check_per_stage(arch['attn_mlp_ratios'], 'attn_mlp_ratios',
+                                          family)
         expand_ratios = list(arch['expand_ratios'])
         if not expand_ratios or not all(isinstance(r, int) and r >= 1
                                         for r in expand_ratios):
             raise ValueError(f'{family}: arch["expand_ratios"] must be a non-empty '
                              f'sequence of positive ints, got {expand_ratios}.')
-        if not 0. <= drop_path_rate < 1.:
-            raise ValueError(f'{family}: drop_path_rate must be in [0, 1), '
-                             f'got {drop_path_rate}.')
-        num_heads = arch.get('num_heads', 8)
-        kernel_size = arch.get('kernel_size', 7)
-        self.arch = arch
+        num_heads, kernel_size = arch['num_heads'], arch['kernel_size']
         self.out_channels = embed_dims
-        self.with_cp = with_cp
+        self.out_strides = [4, 8, 16, 32]  # k7 s4 stem, then k3 s2 before stages 2-4
         self.final_norm = final_norm
 
         self.stem = ConvPatchEmbed(in_channels, embed_dims[0], 7, 4, norm_cfg)
         num_blocks = sum(depths) + sum(attn_depths)
-        dpr = torch.linspace(0, drop_path_rate, num_blocks).tolist()
+        dpr = torch.linspace(0, self.drop_path_rate, num_blocks).tolist()
         self.stages = nn.ModuleList()
         cursor = 0
         for i, dims in enumerate(embed_dims):
@@ -140,28 +148,10 @@ class EfficientMod(MMHadBackbone):
             self.norm = build_channels_last_norm(norm_cfg, embed_dims[-1])
         self._post_init()
 
-    def _frozen_modules(self):
-        yield from super()._frozen_modules()
-        if self.final_norm and self.frozen_stages == len(self.stages):
-            yield self.norm
+    def _forward_stem(self, x: Tensor) -> Tensor:
+        return super()._forward_stem(x.permute(0, 2, 3, 1))  # channels-last inside
 
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        self._check_input(x)
-        x = self.stem(x.permute(0, 2, 3, 1))  # channels-last inside
-        outs = []
-        for i, stage in enumerate(self.stages):
-            if stage.downsample is not None:
-                x = stage.downsample(x)
-            for block in stage.blocks:
-                if self.with_cp and self.training:
-                    x = cp.checkpoint(block, x, use_reentrant=False)
-                else:
-                    x = block(x)
-            if i in self.out_indices:
-                out = x
-                if self.final_norm and i == len(self.stages) - 1:
-                    out = self.norm(out)
-                outs.append(out.permute(0, 3, 1, 2).contiguous())
-            if i == self.out_indices[-1]:
-                break  # later stages feed no output
-        return tuple(outs)
+    def _format_output(self, stage: int, x: Tensor) -> Tensor:
+        if self.final_norm and stage == len(self.stages) - 1:
+            x = self.norm(x)
+        return x.permute(0, 3, 1, 2).contiguous()

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from mmhad.registry import MODELS
 
 from ..layers.irmb import EMO_BN, EMO_LN, MSPatchEmb, iRMB
-from .base import (NUM_STAGES, MMHadBackbone, check_per_stage, resolve_arch)
+from .base import NUM_STAGES, MMHadBackbone, check_per_stage
 
 # Paper Tab. 4 (depths, dims, expansion ratios) and the official factories ``EMO_1M`` ..
 # ``EMO_6M`` (head dims, drop path; 6M is the paper's Sec. 3.1 variant with 320 channels in
@@ -62,6 +62,10 @@ def _per_stage(value, name: str, allow_none: bool = False) -> list:
 class EMO(MMHadBackbone):
     """EMO backbone (paper Tab. 4), four outputs at strides 4/8/16/32.
 
+    The shared arguments (``arch``, ``out_indices``, ``frozen_stages``, ``norm_eval``,
+    ``drop_path_rate``, ``with_cp``, ``init_cfg``) and the attributes ``out_channels`` /
+    ``out_strides`` are those of :class:`~mmhad.models.backbones.base.MMHadBackbone`.
+
     Args:
         arch (str | dict): ``'1m'``, ``'2m'``, ``'5m'``, ``'6m'`` or a dict with
             ``depths``, ``embed_dims``, ``exp_ratios``, ``head_dims`` (4 values each) and
@@ -72,7 +76,8 @@ class EMO(MMHadBackbone):
         frozen_stages (int): -1: none; 0: stem; i: stem and stages 1..i. Default: -1.
         norm_eval (bool): Keep norm layers in eval mode while training. Default: False.
         drop_path_rate (float, optional): Stochastic depth, linear over all blocks.
-            ``None``: the arch's official value (0.04036 for 1m, 0.05 otherwise).
+            ``None``: the arch's official value (``arch['drop_path_rate']``: 0.04036 for
+            1m, 0.05 otherwise).
         window_size (int | Sequence[int]): Attention window per stage (only attention
             stages use it); ``0``/``None``: global. Official: 7 for classification, 10
             for SSDLite/RetinaNet 5M, 16 for DeepLabv3/PSPNet 5M.
@@ -88,12 +93,15 @@ class EMO(MMHadBackbone):
         attn_act_cfg (dict): Activation of the attention stages. Default: GELU.
         final_norm (bool): Apply the official pre-head norm (``norm``) to the stage-4
             output (classification). Default: False.
-        with_cp (bool): Gradient checkpointing per block in training. Default: False.
+        with_cp (bool): Gradient checkpointing per block in training (shared with every
+            backbone, ``base.run_blocks``). Default: False.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained', checkpoint=...,
             prefix='backbone.')`` for a converted classifier checkpoint.
     """
 
     arch_settings = ARCH_SETTINGS
+    arch_required_keys = REQUIRED_KEYS
+    arch_defaults = ARCH_DEFAULTS
 
     def __init__(self,
                  arch: Union[str, dict] = '5m',
@@ -114,9 +122,9 @@ class EMO(MMHadBackbone):
                  final_norm: bool = False,
                  with_cp: bool = False,
                  init_cfg: Optional[dict] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg=init_cfg)
-        arch = resolve_arch(arch, self.arch_settings, REQUIRED_KEYS, 'EMO')
-        arch = {**ARCH_DEFAULTS, **arch}
+        super().__init__(arch, out_indices, frozen_stages, norm_eval, drop_path_rate,
+                         with_cp, init_cfg=init_cfg)
+        arch = self.arch
         depths = check_per_stage(arch['depths'], 'depths', 'EMO')
         embed_dims = check_per_stage(arch['embed_dims'], 'embed_dims', 'EMO')
         exp_ratios = check_per_stage(arch['exp_ratios'], 'exp_ratios', 'EMO')
@@ -129,11 +137,9 @@ class EMO(MMHadBackbone):
                 raise ValueError(
                     f'EMO: stage {i + 1} uses attention but embed_dims {embed_dims[i]} is '
                     f'not divisible by head_dims {head_dims[i]}.')
-        if drop_path_rate is None:
-            drop_path_rate = arch['drop_path_rate']
-        self.arch = arch
         self.final_norm = final_norm
         self.out_channels = list(embed_dims)
+        self.out_strides = [4, 8, 16, 32]  # stem and every stage's first block: stride 2
 
         stem_channels = arch['stem_channels']
         self.stem = nn.Sequential(
@@ -142,9 +148,9 @@ class EMO(MMHadBackbone):
             iRMB(stem_channels, stem_channels, expand_ratio=1.0, kernel_size=kernel_sizes[0],
                  norm_in=False, has_skip=False, v_proj=False, se_ratio=1.0,
                  act_cfg=act_cfg, dw_norm_cfg=norm_cfg, dw_act_cfg=act_cfg,
-                 drop_rate=drop_rate, with_cp=with_cp))
+                 drop_rate=drop_rate))
 
-        dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        dpr = torch.linspace(0, self.drop_path_rate, sum(depths)).tolist()
         self.stages = nn.ModuleList()
         channels, block_id = stem_channels, 0
         for i in range(NUM_STAGES):
@@ -162,7 +168,7 @@ class EMO(MMHadBackbone):
                     qkv_bias=qkv_bias, norm_cfg=stage_norm, act_cfg=stage_act,
                     dw_norm_cfg=norm_cfg, dw_act_cfg=act_cfg,
                     attn_drop_rate=attn_drop_rate, drop_rate=drop_rate,
-                    drop_path_rate=dpr[block_id], with_cp=with_cp))
+                    drop_path_rate=dpr[block_id]))
                 channels = embed_dims[i]
                 block_id += 1
             self.stages.append(nn.Sequential(*blocks))
@@ -181,12 +187,5 @@ class EMO(MMHadBackbone):
                 if isinstance(m, nn.Conv2d):
                     m.reset_parameters()
 
-    def forward(self, x: Tensor) -> tuple:
-        self._check_input(x)
-        x = self.stem(x)
-        outs = []
-        for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if i in self.out_indices:
-                outs.append(self.norm(x) if self.final_norm and i == NUM_STAGES - 1 else x)
-        return tuple(outs)
+    def _format_output(self, stage: int, x: Tensor) -> Tensor:
+        return self.norm(x) if self.final_norm and stage == NUM_STAGES - 1 else x

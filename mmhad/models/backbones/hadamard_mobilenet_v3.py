@@ -2,14 +2,18 @@
 Tables 2 and 4). Registered only when mmpretrain is installed (see ``__init__.py``)."""
 from typing import Optional, Sequence, Union
 
+import torch
 from mmpretrain.models.backbones import MobileNetV3
 
 from mmhad.registry import MODELS
 from ..layers.hadamard_bottleneck import AdaptiveBottleneck, check_ach_cfg
+from .base import (SelectedOutputs, check_drop_path_rate, check_flag, check_frozen_stages, check_input,
+                   check_out_indices, refuse_training_if_deployed, run_blocks,
+                   switch_to_deploy)
 
 
 @MODELS.register_module()
-class HadamardMobileNetV3(MobileNetV3):
+class HadamardMobileNetV3(SelectedOutputs, MobileNetV3):
     """mmpretrain's ``MobileNetV3`` with chosen inverted bottlenecks replaced by
     Hadamard bottlenecks (paper Section 4.1, Tables 2 and 4).
 
@@ -17,6 +21,13 @@ class HadamardMobileNetV3(MobileNetV3):
     activation and squeeze-excitation, but expands with Adaptive Cross-Hadamard
     (``C -> C + Cs (Cs - 1) / 2``) instead of a 1x1 conv; its SE squeezes to
     ``hidden // 4`` channels, as in the public ``HadamardResidual``.
+
+    The backbone keeps MobileNetV3's indexing (``layer0`` the stem, ``layer1..n`` the
+    inverted bottlenecks, ``layer{n+1}`` the last 1x1 conv; ``out_indices`` and
+    ``frozen_stages`` count these layers) and adds mmhad's contract: ``out_channels`` /
+    ``out_strides`` (one entry per layer) and ``channels`` / ``strides`` (the selected
+    outputs), validated arguments, ``drop_path_rate`` and ``with_cp`` through the same
+    mechanism as the other mmhad backbones.
 
     Args:
         arch (str): mmpretrain MobileNetV3 arch (``'small'``, ``'large'``, ...).
@@ -30,9 +41,20 @@ class HadamardMobileNetV3(MobileNetV3):
             Defaults to 32 (public ``hadamard.yaml``).
         hadamard_norm (str | type): ACH product normalisation. Defaults to ``'BN'``.
         ach_cfg (dict, optional): Further ACH arguments, e.g. ``dict(ste='public')``.
-        **kwargs: The other ``MobileNetV3`` arguments (``out_indices``,
-            ``frozen_stages``, ``norm_eval``, ``norm_cfg``, ``init_cfg``, ...).
+        out_indices (int | Sequence[int], optional): Layers to output; ``None``: the
+            last layer (mmpretrain's default).
+        frozen_stages (int): ``-1`` none, ``i``: ``layer0..layer{i}``. Defaults to -1.
+        norm_eval (bool): Keep BN layers in eval mode while training. Defaults to False.
+        drop_path_rate (float, optional): Stochastic depth on the residual branch of the
+            bottlenecks, increased linearly over them. ``None``: the official value, 0
+            (MobileNetV3 and the public Hadamard variant train without it).
+        with_cp (bool): Gradient checkpointing per layer in training. Defaults to False.
+        **kwargs: The other ``MobileNetV3`` arguments (``conv_cfg``, ``norm_cfg``,
+            ``init_cfg``).
     """
+
+    # the layout the layers run in (see MMHadBackbone.memory_format)
+    memory_format = torch.channels_last
 
     def __init__(self,
                  arch: str = 'small',
@@ -40,13 +62,30 @@ class HadamardMobileNetV3(MobileNetV3):
                  num_selected: Union[int, Sequence[int]] = 32,
                  hadamard_norm='BN',
                  ach_cfg: Optional[dict] = None,
+                 out_indices: Union[None, int, Sequence[int]] = None,
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 drop_path_rate: Optional[float] = None,
+                 with_cp: bool = False,
                  **kwargs):
         family = type(self).__name__
         self.ach_cfg = check_ach_cfg(ach_cfg, family)
+        if not isinstance(arch, str):
+            raise TypeError(f'{family}: arch must be a name from '
+                            f'{sorted(self.arch_settings)} (mmpretrain\'s MobileNetV3 '
+                            f'archs), got {type(arch).__name__}.')
         if arch not in self.arch_settings:
-            raise ValueError(f'{family}: unknown arch {arch!r}; valid: '
+            raise ValueError(f'{family}: unknown arch {arch!r}. Valid names: '
                              f'{sorted(self.arch_settings)}.')
         settings = self.arch_settings[arch]
+        num_layers = len(settings) + 2
+        if out_indices is None:
+            out_indices = num_layers - 1
+        out_indices = check_out_indices(out_indices, family, num_layers)
+        frozen_stages = check_frozen_stages(frozen_stages, family, num_layers - 1)
+        norm_eval = check_flag(norm_eval, 'norm_eval', family)
+        with_cp = check_flag(with_cp, 'with_cp', family)
+        self.drop_path_rate = check_drop_path_rate(drop_path_rate, 0., family)
         if isinstance(hadamard_layers, int):
             hadamard_layers = (hadamard_layers, )
         hadamard_layers = tuple(hadamard_layers)
@@ -73,7 +112,18 @@ class HadamardMobileNetV3(MobileNetV3):
         # read by _make_layer, which MobileNetV3.__init__ calls
         self.hadamard_layers = dict(zip(hadamard_layers, num_selected))
         self.hadamard_norm = hadamard_norm
-        super().__init__(arch=arch, **kwargs)  # MobileNetV3
+        self.deploy = False
+        # checkpointing is ours (run_blocks), not InvertedResidual's
+        super().__init__(arch=arch, out_indices=out_indices, frozen_stages=frozen_stages,
+                         norm_eval=norm_eval, with_cp=False, **kwargs)  # MobileNetV3
+        self.with_cp = with_cp
+        self.out_channels = [16] + [s[2] for s in settings] + [settings[-1][1]]
+        strides, stride = [2], 2
+        for s in settings:
+            stride *= s[-1]
+            strides.append(stride)
+        self.out_strides = strides + [stride]
+        self._freeze_stages()
 
     def _make_layer(self):
         layers = super()._make_layer()
@@ -91,10 +141,34 @@ class HadamardMobileNetV3(MobileNetV3):
                 stride=stride, hadamard_norm=self.hadamard_norm, ach_cfg=self.ach_cfg,
                 se_cfg=se_cfg,
                 norm_cfg=self.norm_cfg, act_cfg=dict(type=act)))
+        if self.drop_path_rate > 0:
+            from mmcv.cnn.bricks import DropPath
+            rates = torch.linspace(0, self.drop_path_rate, len(settings)).tolist()
+            for index, rate in enumerate(rates, 1):
+                layer = getattr(self, f'layer{index}')
+                residual = getattr(layer, 'with_residual',
+                                   getattr(layer, 'with_res_shortcut', False))
+                if residual and rate > 0:
+                    layer.drop_path = DropPath(rate)
         return layers
+
+    def forward(self, x):
+        check_input(x, self.layer0.conv.in_channels, type(self).__name__)
+        x = x.contiguous(memory_format=self.memory_format)
+        outs = []
+        for i, layer_name in enumerate(self.layers[:self.out_indices[-1] + 1]):
+            x = run_blocks((getattr(self, layer_name), ), x, self.with_cp)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+    def switch_to_deploy(self):
+        """The inference form (``base.switch_to_deploy``): in place, idempotent."""
+        return switch_to_deploy(self)
 
     def train(self, mode: bool = True):
         """``nn.Module.train`` returns the module; mmpretrain's ``MobileNetV3.train``
         returns None, which breaks ``model.eval()`` chains (e.g. ``copy(m).eval()``)."""
+        refuse_training_if_deployed(self, mode)
         super().train(mode)
         return self

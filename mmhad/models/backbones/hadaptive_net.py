@@ -25,12 +25,13 @@ strides 4/8/16/32.
 """
 from typing import Optional, Sequence, Union
 
+import torch
 from mmcv.cnn import ConvModule
 from torch import nn
 
 from mmhad.registry import MODELS
 from ..layers.hadamard_bottleneck import AdaptiveBottleneck, build_conv, check_ach_cfg
-from .base import MMHadBackbone, check_per_stage, resolve_arch
+from .base import MMHadBackbone, check_per_stage
 
 # Block specs, one list per stage:
 #   ('conv',  out_channels, kernel_size, stride)                     BN + Hardswish
@@ -124,6 +125,11 @@ class HadaptiveNet(MMHadBackbone):
             1..i. Defaults to -1.
         norm_eval (bool): Keep norm layers in eval mode while training.
             Defaults to False.
+        drop_path_rate (float, optional): Stochastic depth on the residual branch of the
+            Adaptive Bottlenecks, increased linearly over all bottlenecks. ``None``: the
+            arch's official value (0: the public models train without it).
+        with_cp (bool): Gradient checkpointing per block in training (shared with every
+            backbone, ``base.run_blocks``). Defaults to False.
         with_last_conv (bool): Close stage 4 with the public model's 1x1 conv to
             ``last_conv_channels`` (960) + BN + Hardswish, as its classifier expects.
             Defaults to True.
@@ -139,6 +145,7 @@ class HadaptiveNet(MMHadBackbone):
     """
 
     arch_settings = ARCH_SETTINGS
+    arch_required_keys = REQUIRED_KEYS
 
     def __init__(self,
                  arch: Union[str, dict] = 's',
@@ -146,21 +153,30 @@ class HadaptiveNet(MMHadBackbone):
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
+                 drop_path_rate: Optional[float] = None,
+                 with_cp: bool = False,
                  with_last_conv: bool = True,
                  max_stride: Optional[int] = None,
                  norm_cfg: dict = dict(type='BN'),
                  ach_cfg: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, list]] = None):
-        super().__init__(out_indices, frozen_stages, norm_eval, init_cfg=init_cfg)
+        super().__init__(arch, out_indices, frozen_stages, norm_eval, drop_path_rate,
+                         with_cp, init_cfg=init_cfg)
         family = type(self).__name__
         ach_cfg = check_ach_cfg(ach_cfg, family)
-        arch = resolve_arch(arch, self.arch_settings, REQUIRED_KEYS, family)
+        arch = self.arch
         layers = check_per_stage(arch['layers'], 'layers', family)
         if max_stride is not None and max_stride not in (4, 8, 16, 32, 64):
             raise ValueError(f'{family}: max_stride must be None or a power of two in '
                              f'4..64, got {max_stride!r}.')
-        self.arch = arch
+        for i, stage_specs in enumerate(layers):
+            if not stage_specs:
+                raise ValueError(f'{family}: arch["layers"][{i}] (stage {i + 1}) is empty.')
+        layers = [[_check_spec(s, i, j, family) for j, s in enumerate(stage_specs)]
+                  for i, stage_specs in enumerate(layers)]
         hswish = dict(type='HSwish')
+        num_bottlenecks = sum(spec[0] != 'conv' for specs in layers for spec in specs)
+        dpr = iter(torch.linspace(0, self.drop_path_rate, num_bottlenecks).tolist())
 
         stem_channels = arch['stem_channels']
         self.stem = build_conv(in_channels, stem_channels, 2, 2, norm_cfg=norm_cfg,
@@ -168,10 +184,7 @@ class HadaptiveNet(MMHadBackbone):
         channels, stride = stem_channels, 2
         self.stages = nn.ModuleList()
         self.out_channels, self.out_strides = [], []
-        for i, stage_specs in enumerate(layers):
-            if not stage_specs:
-                raise ValueError(f'{family}: arch["layers"][{i}] (stage {i + 1}) is empty.')
-            specs = [_check_spec(s, i, j, family) for j, s in enumerate(stage_specs)]
+        for i, specs in enumerate(layers):
             odd_kernels = [s[3] for s in specs if s[0] != 'conv' and s[3] % 2]
             blocks = []
             for spec in specs:
@@ -188,7 +201,8 @@ class HadaptiveNet(MMHadBackbone):
                         channels, out, 'hadamard' if kind == 'hada' else 'ghost',
                         expansion, kernel_size=k, stride=s,
                         hadamard_norm=spec[5] if kind == 'hada' else 'BN',
-                        ach_cfg=ach_cfg, norm_cfg=norm_cfg, act_cfg=hswish))
+                        ach_cfg=ach_cfg, norm_cfg=norm_cfg, act_cfg=hswish,
+                        drop_path_rate=next(dpr)))
                 channels, stride = out, stride * s
             if i == len(layers) - 1 and with_last_conv and arch['last_conv_channels']:
                 blocks.append(ConvModule(channels, arch['last_conv_channels'], 1,
@@ -198,13 +212,3 @@ class HadaptiveNet(MMHadBackbone):
             self.out_channels.append(channels)
             self.out_strides.append(stride)
         self._post_init()
-
-    def forward(self, x):
-        self._check_input(x)
-        x = self.stem(x)
-        outs = []
-        for i, stage in enumerate(self.stages):
-            x = stage(x)
-            if i in self.out_indices:
-                outs.append(x)
-        return tuple(outs)

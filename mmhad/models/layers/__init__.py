@@ -1,6 +1,6 @@
 from .ach import ACH, AdaptiveCrossHadamard, CrossHadaNorm  # noqa: F401
-from .attention import MultiheadSelfAttention
-from .efficient_modulation import EfficientModAttentionBlock, EfficientModBlock  # noqa: F401
+from .efficient_modulation import (EfficientModAttentionBlock, EfficientModBlock,  # noqa: F401
+                                   MultiheadSelfAttention)
 from .ghost import GhostModule  # noqa: F401
 from .hadamard_bottleneck import AdaptiveBottleneck, PatchifyConvModule  # noqa: F401
 from .irmb import MSPatchEmb, SqueezeExcite, iRMB  # noqa: F401

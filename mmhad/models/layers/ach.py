@@ -27,14 +27,14 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from mmhad.ops.ach import cross_hadamard, num_pairs_of, pair_indices, straight_through_weight
+from mmhad.ops import cross_hadamard, num_pairs_of, pair_indices, straight_through_weight
 from mmhad.registry import MODELS
 
 __all__ = ['ACH', 'AdaptiveCrossHadamard', 'CrossHadaNorm', 'DySoft', 'ECAScorer']
 
 
 # --------------------------------------------------------------------------- scorers
-class ECAScorer(nn.Module):
+class ECAScorer(BaseModule):
     """ECA-style channel scorer: global average pool -> 1-D conv across channels.
 
     Returns raw scores ``(B, C, 1, 1)`` (no sigmoid), as the public code's
@@ -60,7 +60,7 @@ def _fc_scorer(c1: int, reduction: int) -> nn.Sequential:
 
 
 # --------------------------------------------------------------------------- norms
-class CrossHadaNorm(nn.Module):
+class CrossHadaNorm(BaseModule):
     """Cross-Hadamard normalisation (Section 3.3, Eqs. 9-11).
 
     Normalises ``p = A * B`` with moments predicted from the per-channel statistics of
@@ -87,15 +87,26 @@ class CrossHadaNorm(nn.Module):
         self.eps = eps
         self.zeta = nn.Parameter(torch.zeros(num_features))
 
-    def affine(self, bn: nn.BatchNorm2d, idx: Tensor, ii: Tensor, jj: Tensor):
-        """Per-sample ``(scale, shift)`` of shape ``(B, P)`` for selected ``idx``."""
+    def freeze_stats(self, bn: nn.BatchNorm2d) -> None:
+        """Keep the preceding BN's statistics (``stats``) as constants, so the BN itself
+        can be fused into its conv (the deploy form)."""
+        mean, var = self._stats(bn)
+        self.register_buffer('frozen_mean', mean.detach().clone())
+        self.register_buffer('frozen_var', var.detach().clone())
+
+    def _stats(self, bn):
+        if getattr(self, 'frozen_mean', None) is not None:
+            return self.frozen_mean, self.frozen_var
         if self.stats == 'running':
             if bn.running_mean is None:
                 raise RuntimeError("CrossHadaNorm(stats='running') needs the preceding "
                                    'BatchNorm to track running statistics')
-            mean, var = bn.running_mean, bn.running_var
-        else:
-            mean, var = bn.bias, bn.weight * bn.weight
+            return bn.running_mean, bn.running_var
+        return bn.bias, bn.weight * bn.weight
+
+    def affine(self, bn: nn.BatchNorm2d, idx: Tensor, ii: Tensor, jj: Tensor):
+        """Per-sample ``(scale, shift)`` of shape ``(B, P)`` for selected ``idx``."""
+        mean, var = self._stats(bn)
         m, v = mean[idx], var[idx]                              # (B, Cs)
         ma, mb, va, vb = m[:, ii], m[:, jj], v[:, ii], v[:, jj]
         zeta = self.zeta
@@ -113,7 +124,7 @@ class CrossHadaNorm(nn.Module):
         return f'{self.num_features}, stats={self.stats!r}, eps={self.eps}'
 
 
-class DySoft(nn.Module):
+class DySoft(BaseModule):
     """``weight * softsign(alpha * x) + bias`` (same parameters as the public DySoft)."""
 
     def __init__(self, dim: int, alpha_init_value: float = 0.5):
@@ -127,7 +138,7 @@ class DySoft(nn.Module):
         return x / (1 + x.abs()) * self.weight + self.bias
 
 
-class _DyElementwise(nn.Module):
+class _DyElementwise(BaseModule):
     """Shared parameters of the public DyAlge / DyT (``alpha, weight, bias``)."""
 
     def __init__(self, dim: int, alpha_init_value: float = 0.5):
@@ -137,7 +148,7 @@ class _DyElementwise(nn.Module):
         self.bias = nn.Parameter(torch.zeros(1, dim, 1, 1))
 
 
-class DySig(nn.Module):
+class DySig(BaseModule):
     """``weight * (sigmoid(alpha x) - 0.5) + beta`` (public DySig's parameter names)."""
 
     def __init__(self, dim: int, alpha_init_value: float = 0.35):
@@ -320,6 +331,9 @@ class AdaptiveCrossHadamard(BaseModule):
         self.register_buffer('hadamard_j', jj.clone())
 
         self.norm = _build_norm(norm, self.cs_expand, chn_stats, eps)
+        # the folded BN product norm of the deploy form (switch_to_deploy)
+        self.register_buffer('deploy_scale', None)
+        self.register_buffer('deploy_shift', None)
 
     # ------------------------------------------------------------------ temperature
     def _scorer_weight(self) -> Tensor:
@@ -381,7 +395,9 @@ class AdaptiveCrossHadamard(BaseModule):
         norm = self.norm
         scale = shift = alpha = None
         post = None
-        if isinstance(norm, CrossHadaNorm):
+        if self.deploy_scale is not None:  # the BN product norm, folded (deploy form)
+            scale, shift = self.deploy_scale, self.deploy_shift
+        elif isinstance(norm, CrossHadaNorm):
             scale, shift = norm.affine(self.norm_x, idx, self.hadamard_i, self.hadamard_j)
         elif isinstance(norm, DySoft):
             alpha, scale, shift = norm.alpha, norm.weight.view(-1), norm.bias.view(-1)
@@ -399,6 +415,28 @@ class AdaptiveCrossHadamard(BaseModule):
         if post is not None:
             out = torch.cat([out[:, :self.c1], post(out[:, self.c1:])], dim=1)
         return out
+
+    @torch.no_grad()
+    def switch_to_deploy(self) -> None:
+        """Inference form: the eval-mode product BatchNorm becomes the constant
+        ``(scale, shift)`` the kernel applies (no per-call arithmetic on its statistics),
+        and ``norm_x`` is fused into ``fc`` (a CrossHadaNorm keeps its statistics as
+        constants first). Selection and products stay one kernel call."""
+        if self.deploy_scale is not None or isinstance(self.norm_x, nn.Identity):
+            return
+        norm = self.norm
+        if isinstance(norm, nn.modules.batchnorm._BatchNorm) and norm.running_var is not None:
+            scale = norm.running_var.add(norm.eps).rsqrt()
+            shift = -norm.running_mean * scale
+            if norm.affine:
+                scale, shift = scale * norm.weight, shift * norm.weight + norm.bias
+            self.deploy_scale, self.deploy_shift = scale.clone(), shift.clone()
+            self.norm = nn.Identity()
+        elif isinstance(norm, CrossHadaNorm):
+            norm.freeze_stats(self.norm_x)
+        from mmcv.cnn.utils.fuse_conv_bn import _fuse_conv_bn
+        self.fc = _fuse_conv_bn(self.fc, self.norm_x)
+        self.norm_x = nn.Identity()
 
     def extra_repr(self) -> str:
         return (f'c1={self.c1}, cs={self.cs}, out_channels={self.ce}, '

@@ -4,15 +4,17 @@ ICLR 2024).
 All blocks work on channels-last tensors ``(B, H, W, C)``: the point-wise projections are
 ``nn.Linear`` layers and the norms ``nn.LayerNorm`` over the last dimension, as in the
 paper's implementation, so its checkpoints map onto these modules without reshaping.
+The attention of the hybrid stages is plain ViT multi-head self-attention
+(:class:`MultiheadSelfAttention`).
 """
 from typing import Optional
 
 import torch
+import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks import DropPath
+from mmengine.model import BaseModule
 from torch import Tensor, nn
-
-from .attention import MultiheadSelfAttention
 
 
 def build_channels_last_norm(norm_cfg: dict, num_features: int) -> nn.Module:
@@ -23,7 +25,58 @@ def build_channels_last_norm(norm_cfg: dict, num_features: int) -> nn.Module:
     return build_norm_layer(norm_cfg, num_features)[1]
 
 
-class ConvPatchEmbed(nn.Module):
+class MultiheadSelfAttention(BaseModule):
+    """Global multi-head self-attention over a token sequence ``(B, N, C)``.
+
+    The plain ViT attention (Dosovitskiy et al., 2021) used by EfficientMod's hybrid
+    stages, computed with ``F.scaled_dot_product_attention`` (scale ``head_dims**-0.5``).
+
+    Args:
+        embed_dims (int): Token channels ``C`` (input and output).
+        num_heads (int): Number of heads. Default: 8.
+        head_dims (int, optional): Channels per head. ``None``: ``embed_dims //
+            num_heads``. The inner width ``num_heads * head_dims`` may differ from
+            ``embed_dims`` (EfficientMod uses ``max(C // 8, 32)`` per head).
+        qkv_bias (bool): Bias in the fused q/k/v projection. Default: False.
+        proj_bias (bool): Bias in the output projection. Default: True.
+        attn_drop (float): Dropout on the attention weights (training only).
+        proj_drop (float): Dropout after the output projection.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int = 8,
+                 head_dims: Optional[int] = None,
+                 qkv_bias: bool = False,
+                 proj_bias: bool = True,
+                 attn_drop: float = 0.,
+                 proj_drop: float = 0.):
+        super().__init__()
+        if head_dims is None:
+            if embed_dims % num_heads:
+                raise ValueError(f'MultiheadSelfAttention: embed_dims={embed_dims} is not '
+                                 f'divisible by num_heads={num_heads}; pass head_dims.')
+            head_dims = embed_dims // num_heads
+        self.num_heads = num_heads
+        self.head_dims = head_dims
+        inner_dims = num_heads * head_dims
+        self.qkv = nn.Linear(embed_dims, 3 * inner_dims, bias=qkv_bias)
+        self.attn_drop = attn_drop
+        self.proj = nn.Linear(inner_dims, embed_dims, bias=proj_bias)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def forward(self, x: Tensor) -> Tensor:
+        B, N, _ = x.shape
+        # (B, N, 3 * heads * d) -> 3 x (B, heads, N, d)
+        q, k, v = self.qkv(x).reshape(B, N, 3, self.num_heads,
+                                      self.head_dims).permute(2, 0, 3, 1, 4).unbind(0)
+        x = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.attn_drop if self.training else 0.)
+        x = x.transpose(1, 2).reshape(B, N, self.num_heads * self.head_dims)
+        return self.proj_drop(self.proj(x))
+
+
+class ConvPatchEmbed(BaseModule):
     """Overlapping patch embedding: ``Conv2d`` then a norm (Sec. 3.3, Table 8).
 
     The stem is ``kernel=7, stride=4`` and each down-sampling ``kernel=3, stride=2``
@@ -43,7 +96,7 @@ class ConvPatchEmbed(nn.Module):
         return self.norm(x)
 
 
-class ContextBranch(nn.Module):
+class ContextBranch(BaseModule):
     """Context modelling of Eq. 5: ``ctx(x) = g(GELU(DWConv_{7,1}(f(x))))``.
 
     ``f`` and ``g`` are linear projections that keep the channel number.
@@ -64,7 +117,7 @@ class ContextBranch(nn.Module):
         return self.g(x)
 
 
-class EfficientModulation(nn.Module):
+class EfficientModulation(BaseModule):
     """Efficient modulation, Eq. 4 with the MLP fused in (Sec. 3.2):
     ``p(ctx(x) ⊙ v(x))``.
 
@@ -97,7 +150,7 @@ class EfficientModulation(nn.Module):
         return self.proj(v)
 
 
-class EfficientModBlock(nn.Module):
+class EfficientModBlock(BaseModule):
     """Residual EfficientMod block (Fig. 1c, Sec. 3.3):
     ``x + DropPath(gamma * EfficientModulation(LN(x)))``.
 
@@ -129,8 +182,20 @@ class EfficientModBlock(nn.Module):
             y = self.gamma * y
         return x + self.drop_path(y)
 
+    @torch.no_grad()
+    def switch_to_deploy(self) -> None:
+        """Fold the layer scale into the projection: ``gamma * (W v + b)`` is
+        ``(gamma W) v + gamma b``."""
+        if self.gamma is None:
+            return
+        proj = self.mod.proj
+        proj.weight.mul_(self.gamma[:, None])
+        proj.bias.mul_(self.gamma)
+        del self.gamma
+        self.gamma = None
 
-class TokenMlp(nn.Module):
+
+class TokenMlp(BaseModule):
     """Two-layer MLP ``fc2(act(fc1(x)))`` over the last dimension."""
 
     def __init__(self, dims: int, hidden_dims: int, act_cfg: dict = dict(type='GELU'),
@@ -145,7 +210,7 @@ class TokenMlp(nn.Module):
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
 
-class EfficientModAttentionBlock(nn.Module):
+class EfficientModAttentionBlock(BaseModule):
     """The vanilla ViT block that EfficientMod appends to stages 3-4 (Sec. 3.3, Table 8).
 
     Pre-norm global self-attention and MLP with stochastic depth and no layer scale (as
@@ -183,11 +248,18 @@ class EfficientModAttentionBlock(nn.Module):
         return x.reshape(B, H, W, C)
 
 
-class EfficientModStage(nn.Module):
+class EfficientModStage(BaseModule):
     """One stage: optional down-sampling, then ``blocks`` (EfficientMod blocks followed
-    by attention blocks)."""
+    by attention blocks). Iterating it yields the modules in the order they run, which is
+    how the backbone runs (and checkpoints) a stage; the attribute names keep the official
+    checkpoint keys (``downsample``, ``blocks.j``)."""
 
     def __init__(self, downsample: Optional[nn.Module], blocks: nn.ModuleList):
         super().__init__()
         self.downsample = downsample
         self.blocks = blocks
+
+    def __iter__(self):
+        if self.downsample is not None:
+            yield self.downsample
+        yield from self.blocks

@@ -9,12 +9,13 @@ import math
 
 import torch
 from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 __all__ = ['GhostModule']
 
 
-class GhostModule(nn.Module):
+class GhostModule(BaseModule):
     """Channel expansion by primary pointwise conv + cheap depthwise "ghost" conv.
 
     Args:

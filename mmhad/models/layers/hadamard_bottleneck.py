@@ -24,6 +24,8 @@ from typing import Optional, Union
 
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
+from mmcv.cnn.bricks import DropPath
+from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmhad.registry import MODELS
@@ -96,7 +98,7 @@ def check_ach_cfg(ach_cfg: Optional[dict], who: str) -> dict:
 
 
 @MODELS.register_module()
-class AdaptiveBottleneck(nn.Module):
+class AdaptiveBottleneck(BaseModule):
     """Inverted bottleneck with a Ghost or an Adaptive Cross-Hadamard expansion.
 
     Args:
@@ -121,6 +123,8 @@ class AdaptiveBottleneck(nn.Module):
         norm_cfg (dict): Norm of every conv. Defaults to ``dict(type='BN')``.
         act_cfg (dict): Activation of the depthwise conv (and of the Ghost primary conv).
             Defaults to ``dict(type='HSwish')``.
+        drop_path_rate (float): Stochastic depth on the residual branch (only blocks
+            with a residual use it). Defaults to 0 (the public model has none).
     """
 
     def __init__(self,
@@ -134,7 +138,8 @@ class AdaptiveBottleneck(nn.Module):
                  ach_cfg: Optional[dict] = None,
                  se_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN'),
-                 act_cfg: dict = dict(type='HSwish')):
+                 act_cfg: dict = dict(type='HSwish'),
+                 drop_path_rate: float = 0.):
         super().__init__()
         if expand not in EXPAND_TYPES:
             raise ValueError(f'AdaptiveBottleneck: expand must be one of {EXPAND_TYPES}, '
@@ -174,10 +179,12 @@ class AdaptiveBottleneck(nn.Module):
             self.se = None
         self.project = ConvModule(mid_channels, out_channels, 1, norm_cfg=norm_cfg,
                                   act_cfg=None)
+        self.drop_path = DropPath(drop_path_rate) \
+            if self.with_residual and drop_path_rate > 0 else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.dwconv(self.expand(x))
         if self.se is not None:
             out = self.se(out)
         out = self.project(out)
-        return x + out if self.with_residual else out
+        return x + self.drop_path(out) if self.with_residual else out

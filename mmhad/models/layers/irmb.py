@@ -7,6 +7,8 @@ Attention-based Models", ICCV 2023).
   EMO's stem block, its stride-2 down-sampling blocks and its attention blocks.
 * :class:`MSPatchEmb`: multi-scale (dilated) patch embedding; EMO's stem uses one branch.
 * :class:`SqueezeExcite`: channel gate used by EMO's stem block.
+* :func:`emo_grid_window_attention` (+ :func:`emo_window_shape`, :func:`emo_pad_to_window`):
+  the multi-head attention of EW-MHSA on EMO's strided window grid.
 
 Sub-module names follow the official ones (``norm``, ``qk``, ``v``, ``conv_local``, ``se``,
 ``proj``) so official checkpoints map key-for-key; see ``mmhad/utils/converters/emo.py``.
@@ -16,16 +18,13 @@ import warnings
 from typing import Optional, Sequence
 
 import torch
-import torch.utils.checkpoint as cp
+import torch.nn.functional as F
 from mmcv.cnn import ConvModule, build_norm_layer
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmhad.registry import MODELS
-
-from .attention import (emo_grid_window_attention, emo_pad_to_window,
-                        emo_window_shape)
 
 # The official EMO uses eps=1e-6 for every BN and LN.
 EMO_BN = dict(type='BN', eps=1e-6)
@@ -35,6 +34,68 @@ EMO_LN = dict(type='LN2d', eps=1e-6)
 def _same_padding(kernel_size: int, stride: int, dilation: int = 1) -> int:
     """Padding of the official convs: ``ceil(((k - 1) * d + 1 - s) / 2)``."""
     return math.ceil(((kernel_size - 1) * dilation + 1 - stride) / 2)
+
+
+# --- expanded window MHSA (EW-MHSA) on a strided window grid ---
+
+def emo_window_shape(window_size: Optional[int], height: int, width: int) -> tuple:
+    """``(wh, ww)`` of an EMO window: ``window_size`` squared, or the whole map when
+    ``window_size`` is ``None`` or ``<= 0`` (global attention, as the official code)."""
+    if window_size is None or window_size <= 0:
+        return height, width
+    return window_size, window_size
+
+
+def emo_pad_to_window(x: Tensor, window: tuple) -> Tensor:
+    """Zero-pad an NCHW map on the right/bottom to multiples of ``window = (wh, ww)``."""
+    height, width = x.shape[-2:]
+    pad_b = (window[0] - height % window[0]) % window[0]
+    pad_r = (window[1] - width % window[1]) % window[1]
+    if pad_b or pad_r:
+        x = F.pad(x, (0, pad_r, 0, pad_b))
+    return x
+
+
+def emo_grid_window_attention(q: Tensor, k: Tensor, v: Tensor, num_heads: int,
+                              window: tuple, dropout_p: float = 0.,
+                              scale: Optional[float] = None) -> Tensor:
+    """Multi-head attention inside EMO's windows, on NCHW maps.
+
+    ``q``, ``k``: ``(B, C, H, W)``; ``v``: ``(B, Cv, H, W)`` (``Cv`` may differ from ``C``,
+    the "expanded" value of EW-MHSA, paper Eq. 4); ``H``, ``W`` must be multiples of
+    ``window = (wh, ww)`` (see :func:`emo_pad_to_window`). Channels split into heads
+    head-major, as the official ``(heads dim_head)`` layout.
+
+    The map is cut into ``(H / wh) x (W / ww)`` windows of ``wh x ww`` tokens the way the
+    official ``rearrange('b c (h1 n1) (w1 n2) -> (b n1 n2) c h1 w1')`` does: token ``(y, x)``
+    goes to window ``(y mod n1, x mod n2)``, i.e. the tokens of a window lie ``n1`` rows and
+    ``n2`` columns apart (a dilated grid spanning the map), not in one contiguous patch.
+    Computed with ``F.scaled_dot_product_attention`` (default scale ``head_dim**-0.5``).
+    Returns ``(B, Cv, H, W)``.
+    """
+    B, C, H, W = q.shape
+    Cv = v.shape[1]
+    wh, ww = window
+    if H % wh or W % ww:
+        raise ValueError(f'emo_grid_window_attention: map {H}x{W} is not a multiple of the '
+                         f'window {wh}x{ww}; pad it first (emo_pad_to_window).')
+    if C % num_heads or Cv % num_heads:
+        raise ValueError(f'emo_grid_window_attention: channels q/k={C}, v={Cv} are not '
+                         f'divisible by num_heads={num_heads}.')
+    n1, n2 = H // wh, W // ww
+
+    def split(t: Tensor) -> Tensor:
+        d = t.shape[1] // num_heads
+        # (B, heads, d, wh, n1, ww, n2) -> (B, n1, n2, heads, wh, ww, d)
+        t = t.reshape(B, num_heads, d, wh, n1, ww, n2).permute(0, 4, 6, 1, 3, 5, 2)
+        return t.reshape(B * n1 * n2, num_heads, wh * ww, d)
+
+    out = F.scaled_dot_product_attention(
+        split(q), split(k), split(v), dropout_p=dropout_p, scale=scale)
+    # (B, n1, n2, heads, wh, ww, dv) -> (B, heads, dv, wh, n1, ww, n2)
+    out = out.reshape(B, n1, n2, num_heads, wh, ww, Cv // num_heads)
+    return out.permute(0, 3, 6, 4, 1, 5, 2).reshape(B, Cv, H, W)
+
 
 
 class SqueezeExcite(BaseModule):
@@ -136,7 +197,8 @@ class iRMB(BaseModule):  # noqa: N801  (the paper's name)
         attn_drop_rate (float): Dropout on attention weights (training only).
         drop_rate (float): Dropout before the projection.
         drop_path_rate (float): Stochastic depth on the residual branch.
-        with_cp (bool): Gradient checkpointing of the whole block in training.
+
+    Gradient checkpointing is the backbone's (``with_cp``, one mechanism for every family).
     """
 
     def __init__(self, in_channels: int, out_channels: int, expand_ratio: float = 1.0,
@@ -148,12 +210,11 @@ class iRMB(BaseModule):  # noqa: N801  (the paper's name)
                  norm_cfg: dict = EMO_BN, act_cfg: dict = dict(type='ReLU'),
                  dw_norm_cfg: dict = EMO_BN, dw_act_cfg: dict = dict(type='SiLU'),
                  attn_drop_rate: float = 0., drop_rate: float = 0.,
-                 drop_path_rate: float = 0., with_cp: bool = False, init_cfg=None):
+                 drop_path_rate: float = 0., init_cfg=None):
         super().__init__(init_cfg=init_cfg)
         mid_channels = int(in_channels * expand_ratio)
         self.has_skip = has_skip and stride == 1 and in_channels == out_channels
         self.use_attn = use_attn
-        self.with_cp = with_cp
         self.norm = build_norm_layer(norm_cfg, in_channels)[1] if norm_in else nn.Identity()
 
         if use_attn:
@@ -206,7 +267,26 @@ class iRMB(BaseModule):  # noqa: N801  (the paper's name)
         # applying it per window
         return self.v(x) if self.attn_pre else x
 
-    def _forward(self, x: Tensor) -> Tensor:
+    @torch.no_grad()
+    def switch_to_deploy(self) -> None:
+        """Fold a BatchNorm input norm into the 1x1 ``v`` conv it feeds (blocks without
+        attention): ``W (s x + t) + b = (W s) x + (W t + b)``. The residual reads the
+        un-normalised input, so nothing else sees the norm."""
+        norm, conv = self.norm, getattr(self.v, 'conv', None)
+        if self.use_attn or not isinstance(norm, nn.modules.batchnorm._BatchNorm) \
+                or conv is None or conv.kernel_size != (1, 1) or conv.groups != 1:
+            return
+        scale = (norm.running_var + norm.eps).rsqrt()
+        shift = -norm.running_mean * scale
+        if norm.affine:
+            scale, shift = scale * norm.weight, shift * norm.weight + norm.bias
+        bias = conv.bias if conv.bias is not None else torch.zeros_like(conv.weight[:, 0, 0, 0])
+        new_bias = bias + (conv.weight[:, :, 0, 0] * shift).sum(1)
+        conv.weight.mul_(scale[None, :, None, None])
+        conv.bias = nn.Parameter(new_bias)
+        self.norm = nn.Identity()
+
+    def forward(self, x: Tensor) -> Tensor:
         shortcut = x
         x = self.norm(x)
         x = self.attention(x) if self.use_attn else self.v(x)
@@ -214,8 +294,3 @@ class iRMB(BaseModule):  # noqa: N801  (the paper's name)
         x = x + local if self.has_skip else local
         x = self.proj(self.proj_drop(x))
         return shortcut + self.drop_path(x) if self.has_skip else x
-
-    def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and self.training and x.requires_grad:
-            return cp.checkpoint(self._forward, x, use_reentrant=False)
-        return self._forward(x)

@@ -17,7 +17,6 @@ import os.path as osp
 
 import pytest
 import torch
-from torch.nn.modules.batchnorm import _BatchNorm
 
 import mmhad  # noqa: F401  (registers HadaptiveNet, ACH, ...)
 from mmhad.models.backbones import HadamardMobileNetV3, HadaptiveNet
@@ -167,20 +166,6 @@ def test_mobilenet_v3_dropin_counts():
 
 
 # --------------------------------------------------------------------------- dense contract
-@pytest.mark.parametrize('arch,channels', [('s', [32, 64, 96, 960]),
-                                           ('m', [48, 80, 128, 960]),
-                                           ('l', [48, 96, 192, 960])])
-def test_outputs_strides_channels(arch, channels):
-    kwargs = dict(max_stride=32) if arch == 'l' else {}
-    model = HadaptiveNet(arch, **kwargs).eval()
-    assert model.out_channels == channels
-    assert model.out_strides == [4, 8, 16, 32]
-    for size in [(64, 64), (97, 131), (33, 32)]:
-        with torch.no_grad():
-            outs = model(torch.randn(1, 3, *size))
-        assert len(outs) == 4
-        for out, c, s in zip(outs, channels, (4, 8, 16, 32)):
-            assert out.shape == (1, c, -(-size[0] // s), -(-size[1] // s))
 
 
 def test_without_last_conv_and_public_l_strides():
@@ -211,11 +196,7 @@ def test_arch_dict():
 
 
 @pytest.mark.parametrize('kwargs,match', [
-    (dict(arch='xl'), "unknown arch 'xl'"),
     (dict(arch=dict(stem_channels=8)), 'missing keys'),
-    (dict(out_indices=(4, )), 'out of range'),
-    (dict(out_indices=(0, 0)), 'repeats'),
-    (dict(frozen_stages=5), 'frozen_stages'),
     (dict(max_stride=48), 'max_stride'),
     (dict(arch=dict(stem_channels=8, last_conv_channels=None,
                     layers=[[('conv', 8, 2, 2)]] * 3)), r'needs 4 values'),
@@ -245,20 +226,6 @@ def test_validation_messages(kwargs, match):
 def test_mobilenet_v3_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):
         HadamardMobileNetV3(**kwargs)
-
-
-def test_frozen_stages_and_norm_eval():
-    model = HadaptiveNet('s', frozen_stages=2, norm_eval=True)
-    model.train()
-    frozen = [model.stem, model.stages[0], model.stages[1]]
-    for module in frozen:
-        assert not module.training
-        assert all(not p.requires_grad for p in module.parameters())
-    assert all(p.requires_grad for p in model.stages[2].parameters()
-               if p.dtype.is_floating_point and p.numel() > 1)
-    assert all(not m.training for m in model.modules() if isinstance(m, _BatchNorm))
-    model = HadaptiveNet('s', frozen_stages=-1, norm_eval=False).train()
-    assert all(m.training for m in model.modules() if isinstance(m, _BatchNorm))
 
 
 def test_train_step_finite_grads():

@@ -73,3 +73,11 @@ def test_head_loss_still_trains():
     losses = head.loss_by_feat(*head(FEATS), [gt], META)
     total = sum(sum(v) for v in losses.values())
     assert torch.isfinite(total) and total > 0
+
+
+def test_configs_build_the_head_by_name():
+    """With full mmcv the registered type is the real head (on mmcv-lite it is a
+    placeholder that raises; see tests/test_mmcv_lite.py)."""
+    from mmdet.registry import MODELS
+    head = MODELS.build(dict(type='SSDHeadWithPredict', **HEAD))
+    assert type(head) is SSDHeadWithPredict and isinstance(head, SSDHead)

@@ -10,7 +10,7 @@ from torch import nn
 import mmhad  # noqa: F401  (registers ACH in the root MODELS)
 from mmhad.models.layers.ach import (ACH, AdaptiveCrossHadamard, CrossHadaNorm, DyAlge,
                                      DySig, DySoft, DyT)
-from mmhad.ops.ach import pair_indices
+from mmhad.ops import pair_indices
 from mmhad.registry import MODELS
 
 # Parameter counts of the public AdaptiveCrossHadamard(c1, cs, norm), produced OUTSIDE

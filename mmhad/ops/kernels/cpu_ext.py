@@ -1,4 +1,5 @@
-"""Loader of the single-pass C++ CPU kernels of the cross-Hadamard op (``csrc/ach_cpu.cpp``).
+"""Loader of the single-pass C++ CPU kernels of the cross-Hadamard op
+(``mmhad/ops/csrc/ach_cpu.cpp``, shipped as package data of ``mmhad.ops``).
 
 The kernels are the default CPU implementation of :func:`mmhad.ops.cross_hadamard`. They
 are compiled with :func:`torch.utils.cpp_extension.load_inline` into PyTorch's extension cache
@@ -21,7 +22,8 @@ import warnings
 from types import ModuleType
 from typing import Optional
 
-SOURCE = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', 'ach_cpu.cpp')
+# mmhad/ops/csrc/ach_cpu.cpp (this file is mmhad/ops/kernels/cpu_ext.py)
+SOURCE = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'csrc', 'ach_cpu.cpp')
 ENV = 'MMHAD_ACH_CPU_EXT'
 
 _LOCK = threading.Lock()
@@ -106,7 +108,7 @@ def ready() -> bool:
     return _MODULE is not None
 
 
-if __name__ == '__main__':  # python -m mmhad.ops._ach_cpu: build / load once (install step)
+if __name__ == '__main__':  # python -m mmhad.ops.kernels.cpu_ext: build / load once (install)
     import sys
     import time
     t0 = time.time()

@@ -1,4 +1,7 @@
-"""Triton kernel for the cross-Hadamard forward on CUDA (imported lazily by ``ach.py``).
+"""Triton kernel for the cross-Hadamard forward on CUDA.
+
+Imported lazily by :mod:`mmhad.ops.dispatch` (Triton is optional) and importing only
+:mod:`mmhad.ops.pairs` from the package.
 
 One pass over the output: each program owns a ``(BLOCK_C, BLOCK_L)`` tile of output
 channels x pixels of one sample. Identity channels copy ``x``; product channel ``k`` looks
@@ -10,7 +13,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .ach import pair_indices
+from ..pairs import pair_indices
 
 
 @triton.jit
@@ -58,7 +61,7 @@ def _cross_hadamard_fwd(x_ptr, idx_ptr, w_ptr, ii_ptr, jj_ptr, s_ptr, t_ptr, a_p
 
 
 def cross_hadamard_triton(x, idx, weight, scale, shift, alpha, p):
-    """Same contract as ``mmhad.ops.ach._forward_torch`` (no autograd)."""
+    """Same contract as :func:`mmhad.ops.kernels.pytorch.forward_torch` (no autograd)."""
     bsz, c, h, w = x.shape
     cs = idx.shape[1]
     l = h * w

@@ -1,0 +1,40 @@
+"""The inference ("deploy") form of a backbone or a whole model, in place.
+
+``switch_to_deploy(model)`` works on an mmhad backbone (each has it as a method, the name
+mmpretrain uses) and on a whole detector / segmentor / classifier: the backbone folds
+what only it knows, and every Conv + BatchNorm pair of the neck and head is fused too
+(what ``--fuse-conv-bn`` did in mmdet 2.x tools). ``tools/test.py --deploy``,
+``tools/demo/image_demo.py --deploy`` and ``custom_hooks=[dict(type='SwitchToDeployHook')]``
+use it.
+"""
+from torch import nn
+
+
+def switch_to_deploy(model: nn.Module) -> nn.Module:
+    """Turn ``model`` into its inference form, in place and once (idempotent).
+
+    Every sub-module with its own ``switch_to_deploy`` folds what only it knows (EMO's
+    input BN into the following 1x1 conv, EfficientMod's layer scale into its projection,
+    ACH's BatchNorms into its conv and its product affine into constants), then every
+    remaining Conv + BatchNorm pair is fused (mmcv's ``fuse_conv_bn``). The outputs equal
+    the eval-mode outputs of the training form up to float rounding; parameters stop
+    requiring gradients and ``train()`` is refused afterwards.
+    """
+    if getattr(model, 'deploy', False):
+        return model  # already switched (idempotent)
+    from mmcv.cnn import fuse_conv_bn
+    model.eval()
+    for module in list(model.modules()):
+        if module is not model and callable(getattr(module, 'switch_to_deploy', None)):
+            module.switch_to_deploy()
+    fuse_conv_bn(model)
+    for param in model.parameters():
+        param.requires_grad_(False)
+    model.deploy = True
+    return model
+
+
+def refuse_training_if_deployed(model: nn.Module, mode: bool) -> None:
+    if mode and getattr(model, 'deploy', False):
+        raise RuntimeError(f'{type(model).__name__}: switch_to_deploy() made this model '
+                           'inference-only (BatchNorms fused); build a new one to train.')

@@ -1,0 +1,1 @@
+"""Deployment tools: ONNX export of backbones, the ACH layer and whole models."""
