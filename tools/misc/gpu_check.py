@@ -140,17 +140,12 @@ def check_amp_step(device, lines, size):
 
 
 def latency(model, x, runs, device):
+    """Median seconds per call (the benchmarks' shared meter, CUDA-synced)."""
+    from tools.analysis.benchmarking.meters import time_runs
+    sync = (lambda: torch.cuda.synchronize(device)) if device.type == 'cuda' else None
     with torch.no_grad():
-        for _ in range(max(3, runs // 5)):
-            model(x)
-        sync(device)
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            model(x)
-            sync(device)
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        return statistics.median(time_runs(lambda: model(x), max(3, runs // 5), runs,
+                                           sync=sync))
 
 
 def check_latency(device, lines, size, batch_sizes, runs):
@@ -192,9 +187,8 @@ def check_latency(device, lines, size, batch_sizes, runs):
 
 
 def markdown(head, rows):
-    out = ['| ' + ' | '.join(head) + ' |', '|' + '|'.join(['---'] * len(head)) + '|']
-    out += ['| ' + ' | '.join(r) + ' |' for r in rows]
-    return '\n'.join(out) + '\n'
+    from tools.analysis.benchmarking.report import markdown_table
+    return markdown_table(head, rows) + '\n'
 
 
 def main(argv=None):
