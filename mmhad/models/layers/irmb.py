@@ -70,8 +70,9 @@ def emo_grid_window_attention(q: Tensor, k: Tensor, v: Tensor, num_heads: int,
     official ``rearrange('b c (h1 n1) (w1 n2) -> (b n1 n2) c h1 w1')`` does: token ``(y, x)``
     goes to window ``(y mod n1, x mod n2)``, i.e. the tokens of a window lie ``n1`` rows and
     ``n2`` columns apart (a dilated grid spanning the map), not in one contiguous patch.
-    Computed with ``F.scaled_dot_product_attention`` (default scale ``head_dim**-0.5``).
-    Returns ``(B, Cv, H, W)``.
+    Computed with ``F.scaled_dot_product_attention`` (default scale ``head_dim**-0.5`` of
+    the q/k heads); q/k or v are zero-padded to one head size so that its fused kernel,
+    linear in memory, runs whatever the value width. Returns ``(B, Cv, H, W)``.
     """
     B, C, H, W = q.shape
     Cv = v.shape[1]
@@ -90,10 +91,22 @@ def emo_grid_window_attention(q: Tensor, k: Tensor, v: Tensor, num_heads: int,
         t = t.reshape(B, num_heads, d, wh, n1, ww, n2).permute(0, 4, 6, 1, 3, 5, 2)
         return t.reshape(B * n1 * n2, num_heads, wh * ww, d)
 
+    d, dv = C // num_heads, Cv // num_heads
+    q, k, v = split(q), split(k), split(v)
+    # PyTorch's fused (flash) kernels need one head size for q, k and v; an expanded
+    # value (attn_pre=False) would fall back to the math kernel, which builds the N x N
+    # matrix (quadratic memory with global windows). Zero channels appended to q and k
+    # (or to v) add nothing to q.k (or to the output), so padding to the common size is
+    # exact; the scale stays that of the true q/k head size.
+    if dv > d:
+        q, k = F.pad(q, (0, dv - d)), F.pad(k, (0, dv - d))
+    elif dv < d:
+        v = F.pad(v, (0, d - dv))
     out = F.scaled_dot_product_attention(
-        split(q), split(k), split(v), dropout_p=dropout_p, scale=scale)
+        q, k, v, dropout_p=dropout_p, scale=d ** -0.5 if scale is None else scale)
+    out = out[..., :dv]
     # (B, n1, n2, heads, wh, ww, dv) -> (B, heads, dv, wh, n1, ww, n2)
-    out = out.reshape(B, n1, n2, num_heads, wh, ww, Cv // num_heads)
+    out = out.reshape(B, n1, n2, num_heads, wh, ww, dv)
     return out.permute(0, 3, 6, 4, 1, 5, 2).reshape(B, Cv, H, W)
 
 

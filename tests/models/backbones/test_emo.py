@@ -155,8 +155,9 @@ def reference_window_attention(q, k, v, num_heads, window):
     return out
 
 
+@pytest.mark.parametrize('value_channels', [12, 8, 4])  # wider, equal, narrower heads
 @pytest.mark.parametrize('window_size', [3, 7, 0, None])
-def test_grid_window_attention_matches_reference(window_size):
+def test_grid_window_attention_matches_reference(window_size, value_channels):
     torch.manual_seed(0)
     x = torch.randn(2, 8, 10, 13)
     window = emo_window_shape(window_size, 10, 13)
@@ -166,11 +167,29 @@ def test_grid_window_attention_matches_reference(window_size):
                                 math.ceil(13 / window_size) * window_size)
     else:
         assert x.shape[-2:] == (10, 13)
-    q, k, v = torch.randn_like(x), torch.randn_like(x), torch.randn(2, 12, *x.shape[-2:])
+    q, k = torch.randn_like(x), torch.randn_like(x)
+    v = torch.randn(2, value_channels, *x.shape[-2:])
     ours = emo_grid_window_attention(q, k, v, 4, window)
     torch.testing.assert_close(ours, reference_window_attention(q, k, v, 4, window))
     with pytest.raises(ValueError, match='not a multiple of the window'):
         emo_grid_window_attention(q[..., :-1], k[..., :-1], v[..., :-1], 4, (3, 3))
+
+
+@pytest.mark.parametrize('attn_pre', [True, False])
+def test_global_attention_runs_the_fused_kernel(attn_pre):
+    """Memory linear in tokens: with global windows and an expanded value
+    (attn_pre=False, value heads wider than q/k) the attention must still run SDPA's fused
+    flash kernel, never the math fallback that builds the N x N matrix."""
+    torch.manual_seed(0)
+    block = iRMB(16, 16, expand_ratio=2, use_attn=True, head_dim=4, window_size=None,
+                 attn_pre=attn_pre, norm_cfg=dict(type='LN2d', eps=1e-6),
+                 act_cfg=dict(type='GELU')).eval()
+    with torch.inference_mode(), torch.profiler.profile(
+            activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        block(torch.randn(1, 16, 24, 20))
+    kernels = {e.key for e in prof.key_averages() if 'scaled_dot_product' in e.key}
+    assert not any('math' in k for k in kernels), kernels
+    assert any('flash' in k for k in kernels), kernels
 
 
 @pytest.mark.parametrize('attn_pre', [True, False])
