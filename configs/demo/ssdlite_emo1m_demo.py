@@ -21,7 +21,7 @@ model = dict(
     # iterations and the final mAP depended on when it left (0.24-0.38 over 3 seeds).
     # mmcv's default initialisation (Kaiming for ConvModule convs, PyTorch's default for
     # the prediction convs) leaves it within 120-180 iterations on every seed measured
-# (0.499 / 0.481 / 0.500 bbox mAP for seeds 0 / 1 / 2, 1 thread; README).
+    # (0.499 / 0.481 / 0.500 bbox mAP for seeds 0 / 1 / 2, 1 thread; README).
     neck=dict(init_cfg=None),
     bbox_head=dict(num_classes=4, init_cfg=None))
 
