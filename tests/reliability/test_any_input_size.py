@@ -4,7 +4,8 @@ For every arch of every family and random (H, W) in 32..1024 (odd sizes included
 batch 1..3, stage ``i`` returns ``ceil(H / stride_i) x ceil(W / stride_i)`` maps with the
 advertised channels, all finite. Sizes are drawn from tiers so that large inputs are
 rare and always come with batch 1; the extremes (32, 1023, 1024) are pinned as explicit
-examples for the smallest arch of each family.
+examples for the smallest arch of each family. Derandomised (no example database): every
+run draws the same sizes, so CI's time and outcome do not vary between runs.
 """
 import functools
 import math
@@ -61,7 +62,7 @@ def check(family, arch, shape):
 def test_any_input_size(family, arch):
     extremes = arch == smallest_arch(family)
 
-    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=False,
+    @settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(shape=image_shapes())
     @example(shape=(3, 32, 32))

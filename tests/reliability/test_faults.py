@@ -429,10 +429,12 @@ def test_cpu_launch_config(monkeypatch):
     assert 'model_wrapper_cfg' not in single and single.sync_bn == 'torch'
 
 
-def test_num_workers_zero_disables_persistent_workers(tmp_path):
+def test_num_workers_zero_disables_persistent_workers(tmp_path, monkeypatch):
     """--cfg-options ...num_workers=0 on a config with persistent workers must work."""
     import argparse
-    sys.path.insert(0, REPO)
+    monkeypatch.syspath_prepend(REPO)
+    # load_config sets LOCAL_RANK, as tools/train.py does; restore it for later tests
+    monkeypatch.setenv('LOCAL_RANK', os.environ.get('LOCAL_RANK', '0'))
     from tools.common import load_config
     args = argparse.Namespace(config=DET, cfg_options={
         'train_dataloader.num_workers': 0, 'demo_data': None,

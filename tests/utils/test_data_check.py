@@ -44,7 +44,10 @@ def test_existing_data_passes(tmp_path):
     check_data_exists(cfg, loaders=('train_dataloader', ))
 
 
-def test_missing_pretrained_checkpoint_names_the_official_weights():
+def test_missing_pretrained_checkpoint_names_the_official_weights(tmp_path, monkeypatch):
+    # The path resolves against the working directory; a checkout that followed the
+    # README has the weights at ./checkpoints, so look from an empty directory.
+    monkeypatch.chdir(tmp_path)
     cfg = Config.fromfile(osp.join(REPO, 'configs/emo/ssdlite_emo5m_coco.py'))
     with pytest.raises(MissingDataError) as err:
         check_pretrained_exists(cfg)

@@ -97,6 +97,9 @@ def http_root(tmp_path, monkeypatch):
     www = tmp_path / 'www'
     www.mkdir()
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    for var in ('http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'all_proxy',
+                'ALL_PROXY'):  # a runner behind a proxy would send 127.0.0.1 to it
+        monkeypatch.delenv(var, raising=False)
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)

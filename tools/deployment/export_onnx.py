@@ -143,6 +143,8 @@ def build_module(args):
             backbone['arch'] = args.arch
     backbone.update(options)
     backbone['init_cfg'] = None  # pretrained files need not exist to export
+    import torch
+    torch.manual_seed(0)  # without a checkpoint: the same random weights every run
     module = MODELS.build(backbone)  # constructed with PyTorch's default init
     return module, f'{backbone["type"]}(arch={backbone.get("arch")!r})'
 

@@ -129,7 +129,9 @@ def test_converter_rejects_unknown_keys(official):
 def test_converted_logits_match_official(official):
     ref = official['logits']
     state = fill_state_dict(official['keys'][ref['arch']], ref['seed'])
-    assert state_dict_checksum(state) == pytest.approx(ref['weights_checksum'], rel=1e-9), \
+    # rel 1e-6: float32 randn rounds differently on CPUs without AVX2 (~3e-7 measured);
+    # a changed RNG moves the checksum by ~1e-3
+    assert state_dict_checksum(state) == pytest.approx(ref['weights_checksum'], rel=1e-6), \
         'fill_state_dict no longer reproduces the fixture weights (torch RNG changed?)'
     model = build_classifier(ref['arch']).eval()
     model.load_state_dict(convert_efficientmod(state), strict=True)

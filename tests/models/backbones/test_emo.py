@@ -246,7 +246,9 @@ def test_every_official_key_maps_onto_the_classifier(arch):
 def test_converted_weights_reproduce_official_logits(case):
     keys = FIXTURE['archs'][case['arch']]['keys']
     official = fill_state_dict_bn(keys, case['weight_seed'])
-    assert state_dict_checksum(official) == pytest.approx(case['weight_checksum'], rel=1e-9)
+    # rel 1e-6: float32 randn rounds differently on CPUs without AVX2 (~3e-7 measured);
+    # a changed RNG moves the checksum by ~1e-3
+    assert state_dict_checksum(official) == pytest.approx(case['weight_checksum'], rel=1e-6)
     model = build_classifier(case['arch'], window_size=case['window_size']).eval()
     model.load_state_dict(convert_emo(official), strict=True)
     with torch.no_grad():
