@@ -187,7 +187,9 @@ class MMHadBackbone(SelectedOutputs, BaseModule):
     num_stages: int = NUM_STAGES
     # Memory layout the stages run in. NHWC ("channels_last") makes PyTorch's CPU
     # depthwise convolutions 1.5-3x faster (forward and backward, oneDNN) with the same
-    # results up to float rounding; outputs keep the NCHW shape (in that layout).
+    # results up to float rounding. The outputs are contiguous NCHW again (forward):
+    # mmcv ops with raw-pointer kernels read NCHW memory whatever the strides say, e.g.
+    # RoIAlign of every two-stage detector returned other values for an NHWC tensor.
     memory_format = torch.channels_last
 
     stem: nn.Module
@@ -257,8 +259,8 @@ class MMHadBackbone(SelectedOutputs, BaseModule):
         outs = []
         for i in range(self.out_indices[-1] + 1):  # later stages feed no output
             x = run_blocks(iter_blocks(self.stages[i]), x, self.with_cp)
-            if i in self.out_indices:
-                outs.append(self._format_output(i, x))
+            if i in self.out_indices:  # contiguous NCHW: see memory_format
+                outs.append(self._format_output(i, x).contiguous())
         return tuple(outs)
 
     def _forward_stem(self, x: Tensor) -> Tensor:

@@ -158,8 +158,8 @@ class HadamardMobileNetV3(SelectedOutputs, MobileNetV3):
         outs = []
         for i, layer_name in enumerate(self.layers[:self.out_indices[-1] + 1]):
             x = run_blocks((getattr(self, layer_name), ), x, self.with_cp)
-            if i in self.out_indices:
-                outs.append(x)
+            if i in self.out_indices:  # contiguous NCHW (see MMHadBackbone.memory_format)
+                outs.append(x.contiguous())
         return tuple(outs)
 
     def switch_to_deploy(self):

@@ -77,6 +77,29 @@ def test_out_channels_and_strides_describe_the_outputs(name, arch):
     assert last_two.strides == model.out_strides[-2:]
 
 
+@pytest.mark.parametrize('name', sorted(BACKBONES))
+@pytest.mark.parametrize('deploy', [False, True], ids=['train-form', 'deploy-form'])
+def test_outputs_are_contiguous_nchw_for_mmcv_ops(name, deploy):
+    """The stages may run in NHWC memory, but what a neck or head receives is contiguous
+    NCHW: mmcv's RoIAlign (every two-stage detector's RoI extractor) reads NCHW memory
+    whatever the strides, so an NHWC output gave Mask R-CNN other RoI features than the
+    map holds, and its RoI heads learnt nothing."""
+    from mmcv.ops import roi_align
+    model = build(name, arch=smallest_arch(name)).eval()
+    if deploy:
+        model.switch_to_deploy()
+    with torch.no_grad():
+        outs = model(torch.rand(*ODD))
+    rois = torch.tensor([[0., 1., 2., 30., 40.], [1., 8., 4., 60., 44.]])
+    for i, out in enumerate(outs):
+        assert out.is_contiguous(), (name, i, out.stride())
+        stride = model.out_strides[model.out_indices[i]]
+        pooled = roi_align(out, rois, (7, 7), 1. / stride, 0, 'avg', True)
+        expected = roi_align(out.clone(memory_format=torch.contiguous_format), rois,
+                             (7, 7), 1. / stride, 0, 'avg', True)
+        assert torch.equal(pooled, expected), (name, i)
+
+
 @pytest.mark.parametrize('name, arch', CASES, ids=[f'{n}-{a}' for n, a in CASES])
 def test_drop_path_none_is_the_official_rate(name, arch):
     official = official_drop_path_rate(name, arch)
