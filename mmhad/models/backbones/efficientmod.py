@@ -154,4 +154,4 @@ class EfficientMod(MMHadBackbone):
     def _format_output(self, stage: int, x: Tensor) -> Tensor:
         if self.final_norm and stage == len(self.stages) - 1:
             x = self.norm(x)
-        return x.permute(0, 3, 1, 2).contiguous()
+        return x.permute(0, 3, 1, 2)  # NCHW view; forward() makes it contiguous
