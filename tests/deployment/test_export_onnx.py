@@ -60,7 +60,10 @@ def test_export_backbone(family, arch, size, tmp_path, capsys):
     assert_dynamic_batch(out, 4)
 
 
-@pytest.mark.parametrize('family, arch', [('EMO', '1m'), ('HadaptiveNet', 's')])
+@pytest.mark.parametrize('family, arch', [
+    ('EMO', '1m'), ('HadaptiveNet', 's'),
+    ('EfficientMod', 'xxs'),  # LinearGELU: standard ops while exporting
+])
 def test_export_backbone_deploy_form(family, arch, tmp_path, capsys):
     """--deploy exports switch_to_deploy()'s form; the check compares it with the
     training form (eval), so the folding is verified too."""

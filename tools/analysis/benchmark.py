@@ -37,6 +37,11 @@ whole models: ``--whole-model``'s graph, batch 1), in the same process right aft
 PyTorch, with as many threads; a "Runtimes" table gives them beside PyTorch's training
 form with the ratios.
 
+``--paired ROUNDS`` also times every model against ``--baseline`` in one process, in
+interleaved rounds (order reversed every other round, one ratio per round; with the
+``--deploy`` / ``--onnxruntime`` forms): ratios that a drifting machine does not move
+(a "Paired" table; ``benchmarking/paired.py``).
+
 Writes ``benchmark.md`` (also printed), ``benchmark.json`` (raw numbers) and
 ``benchmark.png`` (latency vs params and vs FLOPs) to ``--out-dir``.
 
@@ -52,8 +57,8 @@ Example::
         --threads 2 --repeat 3 --no-plot
 
 The measuring, the workers, the synthetic inputs and the report live in the importable
-package ``tools/analysis/benchmarking/`` (``meters``, ``runners``, ``inputs``, ``report``,
-``zoo``); this file is its command line.
+package ``tools/analysis/benchmarking/`` (``meters``, ``runners``, ``paired``, ``inputs``,
+``report``, ``zoo``); this file is its command line.
 """
 import argparse
 import json
@@ -146,6 +151,17 @@ def parse_args(argv=None):
                         help='also time the deploy form (switch_to_deploy()) beside the '
                         'training form, with the ratio; with --onnxruntime the ONNX graph '
                         'is exported from the deploy form')
+    parser.add_argument('--paired', type=int, default=0, metavar='ROUNDS',
+                        help='also time every model against --baseline in ONE process, '
+                        'in ROUNDS interleaved rounds (order reversed every other round; '
+                        'a ratio per round), at --sizes and --batch-sizes, with the '
+                        '--deploy / --onnxruntime forms, and every --configs config '
+                        'against its task\'s baseline config (test_step and train_step): '
+                        'ratios that machine drift does not move (a "Paired" table). '
+                        '0: off. Default: 0')
+    parser.add_argument('--paired-calls', type=int, default=5,
+                        help='--paired: timed calls per form per round (their median '
+                        'is the round\'s time). Default: 5')
     parser.add_argument('--timeout', type=int, default=1800,
                         help='seconds per model/config process. Default: 1800')
     parser.add_argument('--out-dir', default='work_dirs/benchmark',
@@ -157,6 +173,14 @@ def parse_args(argv=None):
         args.scaling = list(DEFAULT_SCALING_SIZES)
     if args.sizes is None:
         args.sizes = [] if args.scaling is not None else ['224', '512']
+    if args.paired < 0 or args.paired_calls < 1:
+        parser.error(f'--paired must be >= 0 (0 = off) and --paired-calls >= 1, got '
+                     f'{args.paired} and {args.paired_calls}')
+    if args.paired and (not args.baseline or args.baseline.lower() == 'none'):
+        parser.error('--paired times every model against --baseline: name one '
+                     '(e.g. --baseline MobileNetV3-small), not "none"')
+    if args.paired and not args.sizes:
+        parser.error('--paired times at --sizes: give at least one (e.g. --sizes 224)')
     return args
 
 
@@ -195,18 +219,49 @@ def main(argv=None):
     print(f'Benchmarking {len(specs)} model(s)/config(s), one process each ...',
           file=sys.stderr)
     load = [os.getloadavg()[0] if hasattr(os, 'getloadavg') else None]
+    base_entry = next((m for m in models if m[0].lower() == args.baseline.lower()),
+                      None) if args.paired else None
+    if base_entry is not None:
+        base_side = dict(name=base_entry[0], library=base_entry[2], cfg=base_entry[3])
+        specs += [dict(kind='paired', name=name, model=dict(name=name, library=lib,
+                                                            cfg=cfg),
+                       baseline=base_side, sizes=sizes, batch_sizes=args.batch_sizes,
+                       rounds=args.paired, calls=args.paired_calls, **common)
+                  for name, _, lib, cfg in models if name != base_entry[0]]
     bar = ProgressBar(len(specs), file=sys.stderr)
-    model_results, config_results = [], []
+    model_results, config_results, paired_results = [], [], []
     for spec in specs:
         res = run_worker(spec, args.timeout)
         if spec['kind'] == 'model':
             res.update(family=spec['family'], library=spec['library'])
             model_results.append(res)
+        elif spec['kind'] == 'paired':
+            res.setdefault('baseline', spec['baseline']['name'])
+            paired_results.append(res)
         else:
             res.setdefault('path', spec['path'])
             config_results.append(res)
         bar.update()
     sys.stderr.write('\n')
+    if args.paired and config_results:
+        # each config against its task's baseline config (as the config table pairs them)
+        from tools.analysis.benchmarking.report import pick_config_baselines
+        baselines = pick_config_baselines(config_results, args.config_baseline)
+        pairs = [(res, baselines[res.get('task')]) for res in config_results
+                 if res.get('ok') and baselines.get(res.get('task')) not in (None, res)]
+        if pairs:
+            print(f'Pairing {len(pairs)} config(s) with their baseline, one process '
+                  'each ...', file=sys.stderr)
+        for res, base in pairs:
+            spec = dict(kind='paired_config', name=res['name'],
+                        model=dict(name=res['name'], path=res['path']),
+                        baseline=dict(name=base['name'], path=base['path']),
+                        size=config_size, train_batch_size=args.config_train_batch_size,
+                        train_repeat=args.config_train_repeat, rounds=args.paired,
+                        calls=args.paired_calls, **common)
+            out = run_worker(spec, args.timeout)
+            out.setdefault('baseline', base['name'])
+            paired_results.append(out)
     load.append(os.getloadavg()[0] if hasattr(os, 'getloadavg') else None)
 
     os.makedirs(args.out_dir, exist_ok=True)
@@ -214,12 +269,13 @@ def main(argv=None):
     summary = scaling_summary(model_results, scaling, args.memory_budget_gib) \
         if scaling else None
     report = make_report(args, model_results, config_results, sizes, command,
-                         scaling=summary, load=load)
+                         scaling=summary, load=load, paired=paired_results)
     with open(osp.join(args.out_dir, 'benchmark.md'), 'w') as f:
         f.write(report)
     with open(osp.join(args.out_dir, 'benchmark.json'), 'w') as f:
         json.dump(dict(args=vars(args), command=command, load_avg_1min=load,
-                       models=model_results, configs=config_results, scaling=summary),
+                       models=model_results, configs=config_results, scaling=summary,
+                       paired=paired_results),
                   f, indent=1)
     if not args.no_plot:
         if sizes:
@@ -229,7 +285,7 @@ def main(argv=None):
             make_scaling_plot(summary, osp.join(args.out_dir, 'scaling.png'))
     print(report)
     return dict(report=report, models=model_results, configs=config_results,
-                scaling=summary)
+                scaling=summary, paired=paired_results)
 
 
 if __name__ == '__main__':

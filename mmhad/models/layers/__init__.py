@@ -4,6 +4,7 @@ from .efficient_modulation import (EfficientModAttentionBlock, EfficientModBlock
 from .ghost import GhostModule  # noqa: F401
 from .hadamard_bottleneck import AdaptiveBottleneck, PatchifyConvModule  # noqa: F401
 from .irmb import MSPatchEmb, SqueezeExcite, iRMB  # noqa: F401
+from .linear_gelu import LinearGELU  # noqa: F401
 from .norm import LayerNorm2d
 
 __all__ = ['LayerNorm2d', 'MultiheadSelfAttention']

@@ -71,6 +71,28 @@ def test_out_indices_subset_and_aliases():
     assert all(o.is_contiguous() for o in outs)  # NCHW for the necks, not a view
 
 
+@pytest.mark.parametrize('arch', ['xxs', 's_conv'])  # with and without attention blocks
+def test_inference_in_place_path_equals_the_graph_path(arch):
+    """Without autograd the blocks multiply / add into their own fresh tensors
+    (``recording_graph()``): the same elementwise operations on the same operands, so
+    the outputs are equal exactly, and the caller's input is left as it was."""
+    torch.manual_seed(0)
+    model = EfficientMod(arch, drop_path_rate=0.).eval()
+    x = seeded_input((2, 3, 64, 48), seed=1)
+    x_before = x.clone()
+    with torch.no_grad():
+        in_place = model(x)
+    assert torch.equal(x, x_before)
+    graph = model(x)  # grad enabled: out-of-place
+    assert all(o.requires_grad for o in graph)
+    for a, b in zip(in_place, graph):
+        assert torch.equal(a, b.detach())
+    with torch.inference_mode():
+        again = model(x)
+    for a, b in zip(again, in_place):
+        assert torch.equal(a, b)
+
+
 def test_arch_dict_and_block_layout():
     model = EfficientMod(dict(TINY, depths=[1, 2, 3, 1]), out_indices=3)
     ratios = [b.mod.expand_ratio for b in model.stages[2].blocks[:3]]
@@ -179,3 +201,28 @@ def test_classifier_train_step():
     losses['loss'].backward()
     assert torch.isfinite(losses['loss'])
     assert model.backbone.stages[0].blocks[0].gamma.grad is not None
+
+
+@pytest.mark.parametrize('arch', list(OUT_CHANNELS))
+def test_float32_deploy_form_with_the_fused_kernel(arch, monkeypatch):
+    """float32 is where switch_to_deploy()'s LinearGELU runs oneDNN's fused kernel
+    (test_deploy.py compares in float64, which takes the two-op path): the outputs stay
+    those of the training form to float32 rounding (measured <= 5e-7 relative)."""
+    from mmhad.models.layers import linear_gelu
+    op = linear_gelu.onednn_linear_pointwise()
+    if op is None:
+        pytest.skip('this PyTorch build has no oneDNN linear_pointwise op')
+    calls = []
+    monkeypatch.setattr(linear_gelu, 'onednn_linear_pointwise',
+                        lambda: (lambda *a: calls.append(1) or op(*a)))
+    torch.manual_seed(0)
+    model = EfficientMod(arch).eval()
+    x = seeded_input((2, 3, 67, 45), seed=1)
+    with torch.no_grad():
+        reference = model(x)
+        model.switch_to_deploy()
+        deployed = model(x)
+    assert calls  # the fused kernel ran
+    for ref, out in zip(reference, deployed):
+        err = ((out - ref).abs().max() / ref.abs().max()).item()
+        assert err < 1e-5, f'relative error {err:.2e}'  # the issue's bound; 20x margin

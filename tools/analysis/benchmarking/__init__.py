@@ -3,6 +3,7 @@
 * ``meters``  -- timing (``time_runs``) and peak-memory (``PeakMemory``) measurement;
 * ``inputs``  -- synthetic batches for mmdet / mmseg / mmpretrain models;
 * ``runners`` -- the backbone and whole-config workers, one fresh process each;
+* ``paired``  -- a model and the baseline in one process, interleaved rounds (``--paired``);
 * ``report``  -- the markdown tables and the latency plot;
 * ``zoo``     -- the backbones compared and ``--models`` selection.
 

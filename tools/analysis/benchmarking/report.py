@@ -243,9 +243,11 @@ def cpu_name():
 
 
 def make_report(args, model_results, config_results, sizes, command, scaling=None,
-                load=None):
+                load=None, paired=None):
     """The markdown page. ``scaling``: :func:`.scaling.scaling_summary` of a
-    ``--scaling`` run; ``load``: the 1-minute load average at the start and the end."""
+    ``--scaling`` run; ``load``: the 1-minute load average at the start and the end;
+    ``paired``: the :func:`.paired.bench_paired` results of a ``--paired`` run."""
+    from .paired import paired_config_lines, paired_lines, paired_notes
     from .scaling import scaling_lines, scaling_notes
     ok = [r for r in model_results + config_results if r.get('ok')]
     threads = ok[0]['threads'] if ok else args.threads
@@ -295,9 +297,16 @@ def make_report(args, model_results, config_results, sizes, command, scaling=Non
         lines += ['', 'Config files:', '']
         lines += [f'- {r["name"]}: `{r["path"]}`' for r in config_results]
     lines += _runtime_lines(args, model_results, config_results, sizes)
+    if paired:
+        backbones = [r for r in paired if r.get('kind') == 'paired']
+        configs = [r for r in paired if r.get('kind') == 'paired_config']
+        lines += paired_lines(backbones, markdown_table)
+        if configs and not any(r.get('ok') for r in backbones):
+            lines += ['', '## Paired: in one process, interleaved rounds']
+        lines += paired_config_lines(configs, markdown_table)
     if scaling:
         lines += scaling_lines(scaling, markdown_table)
-    notes = scaling_notes(model_results)
+    notes = scaling_notes(model_results) + paired_notes(paired or [])
     for res in model_results + config_results:
         if not res.get('ok'):
             notes.append(f'- **{res["name"]}: skipped** — {res.get("error")}')

@@ -1,4 +1,4 @@
-"""How a model is run: the two workers and the fresh process each one runs in.
+"""How a model is run: the workers and the fresh process each one runs in.
 
 * :func:`bench_backbone` -- build one backbone (``MODELS.build(cfg)``) and measure params,
   FLOPs, latency / throughput and peak memory at every input and batch size;
@@ -11,6 +11,10 @@
   copy: Conv+BN fused, ...), and with ``spec['onnxruntime']`` an ONNX export of the model
   (of its deploy form with ``deploy``) run by ONNX Runtime's CPU provider with as many
   intra-op threads as PyTorch, in the same process, right after PyTorch's timings;
+* :func:`.paired.bench_paired` (``kind='paired'``) and
+  :func:`.paired.bench_paired_configs` (``kind='paired_config'``) -- a backbone or a
+  whole config and its baseline in one process, timed in interleaved rounds
+  (``--paired``);
 * :func:`run_worker` -- run one of them, from a JSON spec, in a fresh Python process
   (``python -m tools.analysis.benchmarking.runners SPEC OUT``) so that peak memory is the
   model's own and one crash or hang does not end the run.
@@ -311,14 +315,8 @@ def bench_config(spec):
         result['train'] = dict(skipped=True)
         return result
     try:
-        from mmengine.optim import build_optim_wrapper
         model.train()
-        try:
-            optim_wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
-        except Exception:  # noqa: BLE001  e.g. AMP wrapper on CPU
-            from mmengine.optim import OptimWrapper
-            optim_wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-3))
-            result['note'] = (result.get('note', '') + ' optimizer: SGD fallback.').strip()
+        optim_wrapper = config_optim_wrapper(cfg, model, result)
         bs = spec['train_batch_size']
         data = synthetic_batch(scope, model_cfg, h, w, bs, train=True)
         with PeakMemory() as mem:
@@ -330,6 +328,18 @@ def bench_config(spec):
     except Exception as exc:  # noqa: BLE001
         result['train'] = dict(error=short_error(exc))
     return result
+
+
+def config_optim_wrapper(cfg, model, result):
+    """The config's optimizer wrapper for ``model``; where it cannot be built on this
+    machine (e.g. an AMP wrapper on CPU), plain SGD, with a note in ``result``."""
+    import torch
+    from mmengine.optim import OptimWrapper, build_optim_wrapper
+    try:
+        return build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+    except Exception:  # noqa: BLE001
+        result['note'] = (result.get('note', '') + ' optimizer: SGD fallback.').strip()
+        return OptimWrapper(torch.optim.SGD(model.parameters(), lr=1e-3))
 
 
 def _time_config_forms(spec, result, scope, model_cfg, h, w, model):
@@ -382,6 +392,13 @@ def worker_main(spec_path, out_path):
     if spec['kind'] == 'model':
         spec['sizes'] = [tuple(s) for s in spec['sizes']]
         result = bench_backbone(spec)
+    elif spec['kind'] == 'paired':
+        from .paired import bench_paired
+        spec['sizes'] = [tuple(s) for s in spec['sizes']]
+        result = bench_paired(spec)
+    elif spec['kind'] == 'paired_config':
+        from .paired import bench_paired_configs
+        result = bench_paired_configs(spec)
     else:
         result = bench_config(spec)
     with open(out_path, 'w') as f:
