@@ -66,6 +66,17 @@ def test_paired_ratio_cancels_drift_that_separate_timing_measures(monkeypatch):
     assert separate < 0.2  # b ran after a, on the slowed machine
 
 
+def test_runtime_groups_keep_onnxruntime_apart():
+    fns = {k: k for k in ('model/eager', 'model/deploy', 'model/ort', 'baseline/eager',
+                          'baseline/ort')}
+    assert paired.runtime_groups(fns) == [
+        {'model/eager': 'model/eager', 'model/deploy': 'model/deploy',
+         'baseline/eager': 'baseline/eager'},
+        {'model/ort': 'model/ort', 'baseline/ort': 'baseline/ort'}]
+    assert paired.runtime_groups({'model/eager': 1, 'baseline/eager': 2}) == [
+        {'model/eager': 1, 'baseline/eager': 2}]
+
+
 def test_ratio_stats_quartiles_and_bad_input():
     stats = paired.ratio_stats([1., 2., 3., 4.], [1., 1., 1., 1.])
     assert stats == dict(median=2.5, q1=1.75, q3=3.25, min=1., max=4., rounds=4)

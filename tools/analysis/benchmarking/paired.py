@@ -6,9 +6,11 @@ VM: the same model's median moved by up to 1.7x between consecutive runs on the 
 machine the README's figures come from) that drift lands in the ratio. Here both models
 are built in one process and timed in rounds: each round times every form
 (``calls`` calls back to back, median), in an order reversed every other round
-(A B, B A, A B, ...), and a ratio is formed per round from that round's medians. Drift
-slower than a round cancels; what is left shows as the spread of the per-round ratios,
-which the report prints (median and interquartile range over the rounds).
+(A B, B A, A B, ...), and a ratio is formed per round from that round's medians
+(PyTorch's forms and ONNX Runtime's in separate rounds, ORT's threads not spinning
+after a run: ORT's default spin would take the cores from the next call timed). Drift slower than a round cancels;
+what is left shows as the spread of the per-round ratios, which the report prints
+(median and interquartile range over the rounds).
 
 * :func:`interleaved_rounds` -- per-round median seconds of several callables;
 * :func:`ratio_stats` -- median / quartiles / range of per-round ratios;
@@ -55,6 +57,16 @@ def interleaved_rounds(fns, rounds, calls, warmup=1, clock=time.perf_counter):
     return per_round
 
 
+def runtime_groups(fns):
+    """``fns`` (``{'side/form': fn}``) split into the sets timed in rounds together:
+    PyTorch's forms, then ONNX Runtime's (``'*/ort'``); empty sets left out. ORT's
+    thread pool winds down after a run (and spins, by its default), so an ORT call
+    between two PyTorch calls would slow the second."""
+    groups = [{k: f for k, f in fns.items() if k.endswith('/ort') == is_ort}
+              for is_ort in (False, True)]
+    return [g for g in groups if g]
+
+
 def ratio_stats(numerator, denominator):
     """Summary of the per-round ratios ``numerator[r] / denominator[r]``: ``median``,
     quartiles ``q1`` / ``q3`` (inclusive method; equal to the median for one round),
@@ -98,7 +110,8 @@ def _forms(spec, model, h, w, tmp, tag):
         from tools.deployment.export_onnx import export
         path = osp.join(tmp, f'{tag}_{h}x{w}.onnx')
         export(forms.get('deploy', model), path, (h, w), 3)
-        session = _ort_session(path, torch.get_num_threads())
+        # two sessions take turns here: neither may spin on while the other runs
+        session = _ort_session(path, torch.get_num_threads(), spinning=False)
         name = session.get_inputs()[0].name
         forms['ort'] = lambda x, s=session, n=name: s.run(None, {n: x.numpy()})
     return forms
@@ -148,9 +161,12 @@ def bench_paired(spec):
                 fns = {f'{side}/{form}': (lambda f=f: f(x))
                        for side, fs in forms.items() for form, f in fs.items()}
                 try:
+                    times = {}
                     with torch.inference_mode():
-                        times = interleaved_rounds(fns, spec['rounds'], spec['calls'],
-                                                   warmup=spec['warmup'])
+                        for group in runtime_groups(fns):
+                            times.update(interleaved_rounds(
+                                group, spec['rounds'], spec['calls'],
+                                warmup=spec['warmup']))
                 except Exception as exc:  # noqa: BLE001
                     entry[str(bs)] = dict(error=short_error(exc))
                     continue

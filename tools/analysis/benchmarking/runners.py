@@ -47,12 +47,16 @@ def _deploy_copy(model):
     return switch_to_deploy(copy.deepcopy(model))
 
 
-def _ort_session(path, threads):
-    """ONNX Runtime CPU session, ``threads`` intra-op threads (PyTorch's count)."""
+def _ort_session(path, threads, spinning=True):
+    """ONNX Runtime CPU session, ``threads`` intra-op threads (PyTorch's count);
+    ``spinning=False`` stops its threads from busy-waiting after a run (ORT's default is
+    to spin, which takes the cores from whatever runs next in this process)."""
     import onnxruntime as ort
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = int(threads)
     opts.inter_op_num_threads = 1
+    if not spinning:
+        opts.add_session_config_entry('session.intra_op.allow_spinning', '0')
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     return ort.InferenceSession(path, opts, providers=['CPUExecutionProvider'])
 
