@@ -72,25 +72,42 @@ def test_out_indices_subset_and_aliases():
 
 
 @pytest.mark.parametrize('arch', ['xxs', 's_conv'])  # with and without attention blocks
-def test_inference_in_place_path_equals_the_graph_path(arch):
-    """Without autograd the blocks multiply / add into their own fresh tensors
-    (``recording_graph()``): the same elementwise operations on the same operands, so
-    the outputs are equal exactly, and the caller's input is left as it was."""
+def test_deploy_in_place_path_equals_the_graph_path(arch, monkeypatch):
+    """Without autograd the deploy form multiplies / adds into its own fresh tensors
+    (``may_overwrite``): the same elementwise operations on the same operands, so the
+    outputs equal those of the same model with autograd on exactly, and the caller's
+    input is left as it was. (LinearGELU's fused kernel, which runs only without
+    autograd, is switched off for both: only the in-place ops differ.)"""
+    from mmhad.models.layers import linear_gelu
+    monkeypatch.setattr(linear_gelu, 'onednn_linear_pointwise', lambda: None)
     torch.manual_seed(0)
-    model = EfficientMod(arch, drop_path_rate=0.).eval()
+    model = EfficientMod(arch).eval()
+    model.switch_to_deploy()
+    assert all(m.in_place for m in model.modules() if hasattr(m, 'in_place'))
     x = seeded_input((2, 3, 64, 48), seed=1)
     x_before = x.clone()
     with torch.no_grad():
         in_place = model(x)
     assert torch.equal(x, x_before)
-    graph = model(x)  # grad enabled: out-of-place
-    assert all(o.requires_grad for o in graph)
-    for a, b in zip(in_place, graph):
+    out_of_place = model(x.requires_grad_())  # autograd records: no in-place op
+    assert all(o.requires_grad for o in out_of_place)
+    for a, b in zip(in_place, out_of_place):
         assert torch.equal(a, b.detach())
-    with torch.inference_mode():
-        again = model(x)
-    for a, b in zip(again, in_place):
-        assert torch.equal(a, b)
+
+
+def test_training_form_leaves_hooked_tensors_alone():
+    """The training form never overwrites an intermediate, also without autograd: a
+    forward hook on an inner module keeps the tensor it saw (the block's residual sum
+    is a new tensor)."""
+    torch.manual_seed(0)
+    model = EfficientMod('xxs', layer_scale_init_value=0.).eval()  # y = mod(...)
+    block = model.stages[0].blocks[0]
+    seen = []
+    block.mod.register_forward_hook(lambda m, args, out: seen.append((args[0], out)))
+    with torch.no_grad():
+        model(seeded_input((1, 3, 32, 32), seed=2))
+        (normed, out), = seen
+        torch.testing.assert_close(out, block.mod(normed), rtol=0, atol=0)
 
 
 def test_arch_dict_and_block_layout():
