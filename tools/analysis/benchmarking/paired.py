@@ -117,6 +117,18 @@ def _forms(spec, model, h, w, tmp, tag):
     return forms
 
 
+def _start(spec, kind):
+    """A paired worker's result dict, after applying ``spec['threads']`` and seeding."""
+    import torch
+
+    from .meters import env_info
+    if spec.get('threads'):
+        torch.set_num_threads(spec['threads'])
+    torch.manual_seed(0)
+    return dict(name=spec['model']['name'], baseline=spec['baseline']['name'], kind=kind,
+                ok=False, rounds=spec['rounds'], calls=spec['calls'], **env_info(torch))
+
+
 def bench_paired(spec):
     """Worker: ``spec['model']`` and ``spec['baseline']`` (each ``dict(name, library,
     cfg)``) in this process; at every input size and batch size, every form of both in
@@ -129,14 +141,8 @@ def bench_paired(spec):
 
     import torch
 
-    from .meters import env_info
     from .runners import _ort_info, short_error
-    result = dict(name=spec['model']['name'], baseline=spec['baseline']['name'],
-                  kind='paired', ok=False)
-    if spec.get('threads'):
-        torch.set_num_threads(spec['threads'])
-    torch.manual_seed(0)
-    result.update(env_info(torch), rounds=spec['rounds'], calls=spec['calls'])
+    result = _start(spec, 'paired')
     if spec.get('onnxruntime'):
         result.update(_ort_info(torch.get_num_threads()))
     try:
@@ -191,14 +197,8 @@ def bench_paired_configs(spec):
     import torch
 
     from .inputs import synthetic_batch
-    from .meters import env_info
     from .runners import _build_config_model, config_optim_wrapper, short_error
-    result = dict(name=spec['model']['name'], baseline=spec['baseline']['name'],
-                  kind='paired_config', ok=False)
-    if spec.get('threads'):
-        torch.set_num_threads(spec['threads'])
-    torch.manual_seed(0)
-    result.update(env_info(torch), rounds=spec['rounds'], calls=spec['calls'])
+    result = _start(spec, 'paired_config')
     sides = {}
     try:
         for side in ('model', 'baseline'):
