@@ -39,8 +39,9 @@ form with the ratios.
 
 ``--paired ROUNDS`` also times every model against ``--baseline`` in one process, in
 interleaved rounds (order reversed every other round, one ratio per round; with the
-``--deploy`` / ``--onnxruntime`` forms): ratios that a drifting machine does not move
-(a "Paired" table; ``benchmarking/paired.py``).
+``--deploy`` / ``--onnxruntime`` forms), and every ``--configs`` config against its
+task's baseline config (``test_step`` and ``train_step``): ratios that a drifting machine
+does not move (a "Paired" section; ``benchmarking/paired.py``).
 
 Writes ``benchmark.md`` (also printed), ``benchmark.json`` (raw numbers) and
 ``benchmark.png`` (latency vs params and vs FLOPs) to ``--out-dir``.
@@ -216,18 +217,18 @@ def main(argv=None):
                           train_repeat=args.config_train_repeat, **common))
 
     from mmengine.utils import ProgressBar
-    print(f'Benchmarking {len(specs)} model(s)/config(s), one process each ...',
-          file=sys.stderr)
-    load = [os.getloadavg()[0] if hasattr(os, 'getloadavg') else None]
     base_entry = next((m for m in models if m[0].lower() == args.baseline.lower()),
                       None) if args.paired else None
-    if base_entry is not None:
+    if base_entry is not None:  # --paired: one more process per model, with the baseline
         base_side = dict(name=base_entry[0], library=base_entry[2], cfg=base_entry[3])
         specs += [dict(kind='paired', name=name, model=dict(name=name, library=lib,
                                                             cfg=cfg),
                        baseline=base_side, sizes=sizes, batch_sizes=args.batch_sizes,
                        rounds=args.paired, calls=args.paired_calls, **common)
                   for name, _, lib, cfg in models if name != base_entry[0]]
+    print(f'Benchmarking {len(specs)} model(s)/config(s)/pair(s), one process each ...',
+          file=sys.stderr)
+    load = [os.getloadavg()[0] if hasattr(os, 'getloadavg') else None]
     bar = ProgressBar(len(specs), file=sys.stderr)
     model_results, config_results, paired_results = [], [], []
     for spec in specs:

@@ -19,7 +19,6 @@ what is left shows as the spread of the per-round ratios, which the report print
 * :func:`bench_paired_configs` -- the same for two whole configs: ``test_step`` and one
   ``train_step`` (their config's optimizer) of both, in interleaved rounds.
 """
-import copy
 import statistics
 import time
 
@@ -83,18 +82,6 @@ def ratio_stats(numerator, denominator):
                 max=ratios[-1], rounds=len(ratios))
 
 
-def _build(library, cfg):
-    if library == 'mmhad':
-        from mmengine.registry import MODELS
-
-        import mmhad  # noqa: F401  (registers the mmhad backbones)
-    else:
-        from mmpretrain.registry import MODELS
-    model = MODELS.build(copy.deepcopy(cfg))
-    model.eval()  # some modules' train() returns None: no chaining
-    return model
-
-
 def _forms(spec, model, h, w, tmp, tag):
     """``{form: forward}`` of one model: ``eager``, ``deploy`` (``--deploy``) and
     ``ort`` (``--onnxruntime``: the deploy form's graph with ``--deploy``)."""
@@ -141,12 +128,12 @@ def bench_paired(spec):
 
     import torch
 
-    from .runners import _ort_info, short_error
+    from .runners import _ort_info, build_backbone, short_error
     result = _start(spec, 'paired')
     if spec.get('onnxruntime'):
         result.update(_ort_info(torch.get_num_threads()))
     try:
-        models = {side: _build(spec[side]['library'], spec[side]['cfg'])
+        models = {side: build_backbone(spec[side]['library'], spec[side]['cfg'])
                   for side in ('model', 'baseline')}
     except Exception as exc:  # noqa: BLE001  (a note in the report)
         result['error'] = 'build failed: ' + short_error(exc)

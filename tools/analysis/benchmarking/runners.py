@@ -72,6 +72,20 @@ def _timed(times, batch_size=1):
                 images_per_s=batch_size / med)
 
 
+def build_backbone(library, cfg):
+    """A backbone of the zoo in eval mode: ``library`` ``'mmhad'`` builds ``cfg`` from
+    mmengine's root registry after ``import mmhad``, else from mmpretrain's."""
+    if library == 'mmhad':
+        from mmengine.registry import MODELS
+
+        import mmhad  # noqa: F401  (registers the mmhad backbones)
+    else:
+        from mmpretrain.registry import MODELS
+    model = MODELS.build(copy.deepcopy(cfg))
+    model.eval()  # some modules' train() returns None: no chaining
+    return model
+
+
 def bench_backbone(spec):
     """Worker: build one backbone and measure it at every size and batch size."""
     result = dict(name=spec['name'], kind='model', ok=False)
@@ -81,17 +95,10 @@ def bench_backbone(spec):
     torch.manual_seed(0)
     result.update(env_info(torch))
     try:
-        if spec['library'] == 'mmhad':
-            from mmengine.registry import MODELS
-
-            import mmhad  # noqa: F401  (registers the mmhad backbones)
-        else:
-            from mmpretrain.registry import MODELS
-        model = MODELS.build(copy.deepcopy(spec['cfg']))
+        model = build_backbone(spec['library'], spec['cfg'])
     except Exception as exc:  # noqa: BLE001  (skipped with a note in the report)
         result['error'] = 'build failed: ' + short_error(exc)
         return result
-    model.eval()
     result['ok'] = True
     result['params'] = sum(p.numel() for p in model.parameters())
     result['sizes'] = {}
