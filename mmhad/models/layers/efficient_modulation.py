@@ -169,8 +169,7 @@ class EfficientModulation(BaseModule):
     def switch_to_deploy(self) -> None:
         """The expansion ``GELU(v(x))`` as one fused kernel (:class:`LinearGELU`); the
         product computed in place (:func:`may_overwrite`)."""
-        if LinearGELU.fuses(self.v, self.v_act):
-            self.v, self.v_act = LinearGELU(self.v), nn.Identity()
+        self.v, self.v_act = LinearGELU.fuse(self.v, self.v_act)
         self.in_place = True
 
 
@@ -239,8 +238,7 @@ class TokenMlp(BaseModule):
 
     def switch_to_deploy(self) -> None:
         """``GELU(fc1(x))`` as one fused kernel (:class:`LinearGELU`)."""
-        if LinearGELU.fuses(self.fc1, self.act):
-            self.fc1, self.act = LinearGELU(self.fc1), nn.Identity()
+        self.fc1, self.act = LinearGELU.fuse(self.fc1, self.act)
 
 
 class EfficientModAttentionBlock(BaseModule):

@@ -62,6 +62,12 @@ class LinearGELU(nn.Module):
         return (type(linear) is nn.Linear and isinstance(act, nn.GELU) and
                 act.approximate == 'none')
 
+    @classmethod
+    def fuse(cls, linear: nn.Module, act: nn.Module) -> tuple:
+        """``(LinearGELU(linear), nn.Identity())`` where :meth:`fuses` holds, else
+        ``(linear, act)`` unchanged: the pair to put in place of ``linear`` and ``act``."""
+        return (cls(linear), nn.Identity()) if cls.fuses(linear, act) else (linear, act)
+
     def forward(self, x: Tensor) -> Tensor:
         if fused_kernel_applies(x, self.weight):
             return onednn_linear_pointwise()(x, self.weight, self.bias, 'gelu', [],

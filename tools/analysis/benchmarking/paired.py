@@ -85,21 +85,17 @@ def ratio_stats(numerator, denominator):
 def _forms(spec, model, h, w, tmp, tag):
     """``{form: forward}`` of one model: ``eager``, ``deploy`` (``--deploy``) and
     ``ort`` (``--onnxruntime``: the deploy form's graph with ``--deploy``)."""
-    import torch
+    import os.path as osp
 
-    from .runners import _deploy_copy, _ort_session
+    from .runners import _deploy_copy, backbone_ort_session
     forms = {'eager': model}
     if spec.get('deploy'):
         forms['deploy'] = _deploy_copy(model)
     if spec.get('onnxruntime'):
-        import os.path as osp
-
-        from tools.deployment.export_onnx import export
-        path = osp.join(tmp, f'{tag}_{h}x{w}.onnx')
-        export(forms.get('deploy', model), path, (h, w), 3)
         # two sessions take turns here: neither may spin on while the other runs
-        session = _ort_session(path, torch.get_num_threads(), spinning=False)
-        name = session.get_inputs()[0].name
+        session, name = backbone_ort_session(forms.get('deploy', model),
+                                             osp.join(tmp, f'{tag}_{h}x{w}.onnx'), h, w,
+                                             spinning=False)
         forms['ort'] = lambda x, s=session, n=name: s.run(None, {n: x.numpy()})
     return forms
 

@@ -211,19 +211,26 @@ def _time_forms(entry, key, spec, h, w, forward):
             slot[key] = dict(error=short_error(exc))
 
 
+def backbone_ort_session(module, path, h, w, spinning=True):
+    """Export ``module`` to ``path`` (``export_onnx.py``'s graph, dynamic batch, ``h x w``
+    input) and open it in ONNX Runtime with PyTorch's thread count (:func:`_ort_session`);
+    ``(session, input name)``."""
+    import torch
+
+    from tools.deployment.export_onnx import export
+    export(module, path, (h, w), 3)
+    session = _ort_session(path, torch.get_num_threads(), spinning=spinning)
+    return session, session.get_inputs()[0].name
+
+
 def _time_backbone_ort(entry, spec, module, h, w, tmp, result):
     """Export ``module`` (dynamic batch) and time ONNX Runtime at every batch size."""
     import numpy as np
     import torch
 
-    from tools.deployment.export_onnx import export
-    path = osp.join(tmp, f'{h}x{w}.onnx')
     try:
-        export(module, path, (h, w), 3)
-        threads = torch.get_num_threads()
-        session = _ort_session(path, threads)
-        result.update(_ort_info(threads))
-        name = session.get_inputs()[0].name
+        session, name = backbone_ort_session(module, osp.join(tmp, f'{h}x{w}.onnx'), h, w)
+        result.update(_ort_info(torch.get_num_threads()))
     except Exception as exc:  # noqa: BLE001
         entry['ort_error'] = 'export failed: ' + short_error(exc)
         return
@@ -400,12 +407,12 @@ def worker_main(spec_path, out_path):
     """Run the worker a JSON spec names and write its result as JSON."""
     with open(spec_path) as f:
         spec = json.load(f)
-    if spec['kind'] == 'model':
+    if 'sizes' in spec:  # JSON lists -> (h, w) tuples
         spec['sizes'] = [tuple(s) for s in spec['sizes']]
+    if spec['kind'] == 'model':
         result = bench_backbone(spec)
     elif spec['kind'] == 'paired':
         from .paired import bench_paired
-        spec['sizes'] = [tuple(s) for s in spec['sizes']]
         result = bench_paired(spec)
     elif spec['kind'] == 'paired_config':
         from .paired import bench_paired_configs
