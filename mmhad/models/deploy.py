@@ -10,6 +10,10 @@ use it.
 from torch import nn
 
 
+# models being switched: a backbone's ``switch_to_deploy()`` method calls this function
+_SWITCHING = set()
+
+
 def switch_to_deploy(model: nn.Module) -> nn.Module:
     """Turn ``model`` into its inference form, in place and once (idempotent).
 
@@ -21,14 +25,19 @@ def switch_to_deploy(model: nn.Module) -> nn.Module:
     the eval-mode outputs of the training form up to float rounding; parameters stop
     requiring gradients and ``train()`` is refused afterwards.
     """
-    if getattr(model, 'deploy', False):
-        return model  # already switched (idempotent)
+    if getattr(model, 'deploy', False) or id(model) in _SWITCHING:
+        return model  # already switched (idempotent), or a backbone's method calling back
     from mmcv.cnn import fuse_conv_bn
-    model.eval()
-    for module in list(model.modules()):
-        if module is not model and callable(getattr(module, 'switch_to_deploy', None)):
-            module.switch_to_deploy()
-    fuse_conv_bn(model)
+    _SWITCHING.add(id(model))
+    try:
+        model.eval()
+        # the model's own method too: a layer given alone (an ACH) folds what it knows
+        for module in list(model.modules()):
+            if callable(getattr(module, 'switch_to_deploy', None)):
+                module.switch_to_deploy()
+        fuse_conv_bn(model)
+    finally:
+        _SWITCHING.discard(id(model))
     for param in model.parameters():
         param.requires_grad_(False)
     model.deploy = True

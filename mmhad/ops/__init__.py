@@ -9,7 +9,8 @@ Layout (imports point downwards only; ``tests/test_import_graph.py`` checks for 
   tensor;
 * :mod:`.kernels`: the implementations -- PyTorch (:mod:`.kernels.pytorch`), the C++ CPU
   kernel loader (:mod:`.kernels.cpu_ext`, source ``csrc/ach_cpu.cpp``), Triton on CUDA
-  (:mod:`.kernels.triton_fwd`) and the traceable export path (:mod:`.kernels.traceable`);
+  (:mod:`.kernels.triton_fwd`), the traceable export path (:mod:`.kernels.traceable`)
+  and the op's ONNX graph (:mod:`.kernels.onnx_graph`);
 * :mod:`.tracing`: export / tracing / compile detection and the quiet tracer;
 * :mod:`.pairs`: pair enumeration (:func:`pair_indices`, :func:`num_pairs_of`);
 * :mod:`.selection`: the straight-through selection weight of training.

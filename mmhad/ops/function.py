@@ -23,7 +23,10 @@ exactly the values and gradients of the paper's one-hot matrix product ``Z = M X
 
 Paths of :func:`cross_hadamard`:
 
-* ONNX export / jit tracing / torch.compile: plain ops (:mod:`.kernels.traceable`).
+* ONNX export (TorchScript exporter, opset >= 12), inference: one symbolic of ten ONNX
+  nodes at most (:mod:`.kernels.onnx_graph`).
+* otherwise under ONNX export / torch.export / jit tracing / torch.compile: plain ops
+  (:mod:`.kernels.traceable`).
 * no gradient needed: the forward alone, without autograd bookkeeping; on CPU with the
   C++ kernel this is one call (arguments are validated inside the kernel).
 * otherwise :class:`CrossHadamardFunction`, an autograd Function whose backward
@@ -48,9 +51,10 @@ from torch import Tensor
 
 from . import dispatch
 from .dispatch import STATE, UNDECIDED, cpu_extension
+from .kernels.onnx_graph import MIN_OPSET, forward_onnx
 from .kernels.traceable import forward_traceable
 from .pairs import num_pairs_of
-from .tracing import is_traced, quiet_tracer
+from .tracing import in_onnx_symbolic_export, is_traced, quiet_tracer
 
 __all__ = ['cross_hadamard', 'CrossHadamardFunction', 'check_arguments']
 
@@ -138,8 +142,13 @@ def cross_hadamard(x: Tensor,
                 return CrossHadamardFunction.apply(x, idx, weight, scale, shift, alpha, p)
     if is_traced():
         with quiet_tracer():                         # Cs is static (top-k's k)
-            p = num_pairs_of(int(idx.shape[1])) if num_pairs is None else int(num_pairs)
-        return forward_traceable(x, idx.long(), weight, scale, shift, alpha, p)
+            cs = int(idx.shape[1])
+            p = num_pairs_of(cs) if num_pairs is None else int(num_pairs)
+        if idx.dtype != torch.int64:                 # no Cast node for top-k's indices
+            idx = idx.long()
+        if weight is None and in_onnx_symbolic_export(MIN_OPSET):
+            return forward_onnx(x, idx, scale, shift, alpha, cs, p)
+        return forward_traceable(x, idx, weight, scale, shift, alpha, p)
     cs, p = check_arguments(x, idx, weight, scale, shift, alpha, num_pairs)
     idx = idx.long()
     needs_grad = torch.is_grad_enabled() and any(

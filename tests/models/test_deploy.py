@@ -54,3 +54,22 @@ def test_whole_model_deploy_form_gives_the_same_outputs(config):
         assert err < 1e-5, f'relative error {err:.2e}'
     with pytest.raises(RuntimeError, match='inference-only'):
         model.train()
+
+
+@pytest.mark.parametrize('norm', ['BN', 'CrossHadaNorm', 'DySoft'])
+def test_a_layer_given_alone_folds_itself(norm):
+    """A layer with its own ``switch_to_deploy`` passed as the model (an ACH) runs that
+    method too: CrossHadaNorm keeps the statistics of the BatchNorm fused away (it read
+    them from the fused-away module before), the BN product norm becomes constants."""
+    from mmhad.models.layers.ach import ACH
+    layer = ACH(16, 5, norm).double().eval()
+    randomise_norms(layer)
+    x = torch.randn(2, 16, 4, 3, dtype=torch.float64,
+                    generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        reference = layer(x)
+        assert switch_to_deploy(layer) is layer
+        deployed = layer(x)
+    assert not [m for m in layer.modules() if isinstance(m, _BatchNorm)]
+    assert (layer.deploy_scale is not None) == (norm == 'BN')
+    torch.testing.assert_close(deployed, reference)

@@ -28,6 +28,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from mmhad.ops import cross_hadamard, num_pairs_of, pair_indices, straight_through_weight
+from mmhad.ops.tracing import in_onnx_symbolic_export, quiet_tracer
 from mmhad.registry import MODELS
 
 __all__ = ['ACH', 'AdaptiveCrossHadamard', 'CrossHadaNorm', 'DySoft', 'ECAScorer']
@@ -47,8 +48,27 @@ class ECAScorer(BaseModule):
         self.conv = nn.Conv1d(1, 1, kernel_size=k_size, padding=(k_size - 1) // 2,
                               bias=False)
 
+    def channel_matrix(self, channels: int) -> Tensor:
+        """The 1-D conv across channels as a banded ``(C, C)`` matrix ``K`` with
+        ``conv1d(y) = K y``: ``K[c, c'] = w[c' - c + pad]`` inside the band, 0 outside."""
+        w = self.conv.weight.reshape(-1)
+        k, pad = w.numel(), self.conv.padding[0]
+        tap = (torch.arange(channels, device=w.device)[None, :]
+               - torch.arange(channels, device=w.device)[:, None] + pad)
+        inside = (tap >= 0) & (tap < k)
+        return torch.where(inside, w[tap.clamp(0, k - 1)], w.new_zeros(()))
+
     def forward(self, x: Tensor) -> Tensor:
-        y = self.avg_pool(x).flatten(1).unsqueeze(1)           # (B, 1, C)
+        pooled = self.avg_pool(x)                               # (B, C, 1, 1)
+        if in_onnx_symbolic_export():
+            # one 1x1 Conv instead of six Flatten / Unsqueeze / Conv / Transpose nodes;
+            # its weight is built from the current one as a constant of the graph
+            with quiet_tracer():     # C is static
+                weight = self.channel_matrix(int(pooled.shape[1]))
+                weight = torch.tensor(weight.tolist(), dtype=pooled.dtype,
+                                      device=pooled.device)
+            return F.conv2d(pooled, weight[:, :, None, None])
+        y = pooled.flatten(1).unsqueeze(1)                      # (B, 1, C)
         return self.conv(y).transpose(1, 2).unsqueeze(-1)       # (B, C, 1, 1)
 
 

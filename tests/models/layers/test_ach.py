@@ -5,11 +5,12 @@ import pickle
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import mmhad  # noqa: F401  (registers ACH in the root MODELS)
 from mmhad.models.layers.ach import (ACH, AdaptiveCrossHadamard, CrossHadaNorm, DyAlge,
-                                     DySig, DySoft, DyT)
+                                     DySig, DySoft, DyT, ECAScorer)
 from mmhad.ops import pair_indices
 from mmhad.registry import MODELS
 
@@ -278,12 +279,30 @@ def test_onnx_export_parity(norm, tmp_path):
     layer = _randomise(ACH(16, 5, norm)).eval()
     x = torch.randn(2, 16, 6, 5)
     path = str(tmp_path / 'ach.onnx')
+    axes = {0: 'b', 2: 'h', 3: 'w'}
     torch.onnx.export(layer, (x, ), path, input_names=['x'], output_names=['y'],
-                      opset_version=17, dynamo=False)
-    ops = {n.op_type for n in onnx.load(path).graph.node}
-    assert {'TopK', 'Gather', 'Mul', 'Concat'} <= ops, ops
+                      dynamic_axes={'x': axes, 'y': axes}, opset_version=17, dynamo=False)
+    ops = [n.op_type for n in onnx.load(path).graph.node]
+    # the op's symbolic (tests/ops/test_onnx_graph.py) and the ECA scorer as one Conv:
+    # fc + scorer; no shape arithmetic, so batch and spatial size stay free
+    assert {'TopK', 'GatherND', 'Concat'} <= set(ops), ops
+    assert ops.count('Conv') == 2 and not {'Shape', 'Range', 'Transpose'} & set(ops), ops
     sess = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
-    got = sess.run(None, {'x': x.numpy()})[0]
-    with torch.no_grad():
-        ref = layer(x)
-    torch.testing.assert_close(torch.from_numpy(got), ref, rtol=1e-4, atol=1e-4)
+    for shape in ((2, 16, 6, 5), (3, 16, 4, 7)):
+        x = torch.randn(shape)
+        got = sess.run(None, {'x': x.numpy()})[0]
+        with torch.no_grad():
+            ref = layer(x)
+        torch.testing.assert_close(torch.from_numpy(got), ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize('channels,k_size', [(16, 5), (3, 5), (9, 3), (32, 7)])
+def test_eca_channel_matrix_is_its_conv1d(channels, k_size):
+    """The banded matrix the ONNX export uses equals the 1-D conv across channels (zero
+    padding at both ends included)."""
+    scorer = ECAScorer(k_size)
+    nn.init.normal_(scorer.conv.weight)
+    y = torch.randn(4, channels, dtype=torch.float64)
+    conv = F.conv1d(y.unsqueeze(1), scorer.conv.weight.double(),
+                    padding=scorer.conv.padding).squeeze(1)
+    torch.testing.assert_close(y @ scorer.channel_matrix(channels).double().T, conv)

@@ -1,0 +1,92 @@
+"""The ONNX graph of the cross-Hadamard op, emitted by ``torch.onnx.export`` (TorchScript
+exporter, ``dynamo=False``) for inference (no straight-through weight).
+
+Traced op by op (:mod:`.traceable`), the per-sample row gather needs the batch offsets
+``b * C`` and the flat shapes, i.e. Shape / Gather / Range / Unsqueeze / Concat / Reshape
+chains: ~40 nodes per ACH layer. Here the op is one symbolic with ten nodes at most (a
+per-sample scale / shift, CrossHadaNorm's, adds one Unsqueeze each)::
+
+    Z = GatherND(X, Unsqueeze(idx, -1), batch_dims=1)      (B, Cs, H, W), Eq. 8
+    Y = Gather(Z, I, axis=1) * Gather(Z, J, axis=1)         pairs i < j, Eq. 2
+    Y = Softsign(Y * alpha)                                 DySoft only
+    Y = Y * scale + shift                                   folded norm, if any
+    out = Concat(X, Y, axis=1)
+
+``I`` / ``J`` are constants and no node reads a shape, so the graph keeps a dynamic
+batch and dynamic spatial axes. GatherND with ``batch_dims`` needs opset 12
+(``MIN_OPSET``); an older opset (mmdeploy's default is 11) exports the traced ops. The
+exported Hadaptive-Net-S deploy form has 223 nodes instead of 523 (its ECA scorers
+become one Conv each too, ``ECAScorer.channel_matrix``).
+"""
+import torch
+from torch import Tensor
+
+from ..pairs import pair_indices
+
+__all__ = ['forward_onnx', 'MIN_OPSET']
+
+MIN_OPSET = 12
+
+
+def _given(value) -> bool:
+    from torch.onnx import symbolic_helper
+    return value is not None and not symbolic_helper._is_none(value)
+
+
+def _affine_nchw(t: Tensor) -> Tensor:
+    """``(P,)`` or ``(B, P)`` -> broadcastable against ``(B, P, H, W)``."""
+    return t.view(1, -1, 1, 1) if t.dim() == 1 else t[:, :, None, None]
+
+
+def _affine_node(g, t):
+    """The same in the graph: one Unsqueeze (folded away for constants)."""
+    from torch.onnx import symbolic_helper
+    axes = [0, 2, 3] if symbolic_helper._get_tensor_rank(t) == 1 else [2, 3]
+    return g.op('Unsqueeze', t, g.op('Constant', value_t=torch.tensor(axes)))
+
+
+class CrossHadamardONNX(torch.autograd.Function):
+    """Values: the products of :func:`mmhad.ops.cross_hadamard` without a weight;
+    export: the graph of the module docstring. ``ii`` / ``jj``: the pair indices;
+    ``scale`` / ``shift``: ``(P,)`` or ``(B, P)``; ``alpha``: ``(1,)``."""
+
+    @staticmethod
+    def forward(ctx, x, idx, ii, jj, scale, shift, alpha):
+        h, w = x.shape[2:]
+        z = torch.gather(x, 1, idx[:, :, None, None].expand(-1, -1, h, w))
+        y = z[:, ii] * z[:, jj]
+        if alpha is not None:
+            y = y * alpha
+            y = y / (y.abs() + 1)
+        if scale is not None:
+            y = y * _affine_nchw(scale)
+        if shift is not None:
+            y = y + _affine_nchw(shift)
+        return torch.cat([x, y], dim=1)
+
+    @staticmethod
+    def symbolic(g, x, idx, ii, jj, scale, shift, alpha):
+        last = g.op('Constant', value_t=torch.tensor([-1]))
+        z = g.op('GatherND', x, g.op('Unsqueeze', idx, last), batch_dims_i=1)
+        y = g.op('Mul', g.op('Gather', z, ii, axis_i=1), g.op('Gather', z, jj, axis_i=1))
+        if _given(alpha):
+            y = g.op('Softsign', g.op('Mul', y, alpha))
+        if _given(scale):
+            y = g.op('Mul', y, _affine_node(g, scale))
+        if _given(shift):
+            y = g.op('Add', y, _affine_node(g, shift))
+        return g.op('Concat', x, y, axis_i=1)
+
+
+def _as_dtype(t, like: Tensor):
+    if t is None or t.dtype == like.dtype:      # no Cast node when it is one already
+        return t
+    return t.to(like.dtype)
+
+
+def forward_onnx(x: Tensor, idx: Tensor, scale, shift, alpha, cs: int, p: int) -> Tensor:
+    """The cross-Hadamard op as one ONNX symbolic (``cs``: static top-k ``k``; ``p``
+    pairs)."""
+    ii, jj = pair_indices(cs, p, x.device)       # constants of the traced graph
+    return CrossHadamardONNX.apply(x, idx, ii, jj, _as_dtype(scale, x), _as_dtype(shift, x),
+                                   _as_dtype(alpha, x))
