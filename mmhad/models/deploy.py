@@ -36,6 +36,7 @@ def switch_to_deploy(model: nn.Module) -> nn.Module:
             if callable(getattr(module, 'switch_to_deploy', None)):
                 module.switch_to_deploy()
         fuse_conv_bn(model)
+        model.eval()  # modules the folds created (LinearGELU) start in training mode
     finally:
         _SWITCHING.discard(id(model))
     for param in model.parameters():

@@ -48,6 +48,7 @@ def test_whole_model_deploy_form_gives_the_same_outputs(config):
         assert switch_to_deploy(model) is model
         deployed = raw_outputs(model, x)
     assert not [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    assert not [name for name, m in model.named_modules() if m.training]
     assert len(reference) == len(deployed)
     for ref, out in zip(reference, deployed):
         err = (out - ref).abs().max() / ref.abs().max().clamp_min(1e-12)

@@ -15,7 +15,7 @@ per-sample scale / shift, CrossHadaNorm's, adds one Unsqueeze each)::
 ``I`` / ``J`` are constants and no node reads a shape, so the graph keeps a dynamic
 batch and dynamic spatial axes. GatherND with ``batch_dims`` needs opset 12
 (``MIN_OPSET``); an older opset (mmdeploy's default is 11) exports the traced ops. The
-exported Hadaptive-Net-S deploy form has 223 nodes instead of 523 (its ECA scorers
+exported Hadaptive-Net-S deploy form has 217 nodes instead of 523 (its ECA scorers
 become one Conv each too, ``ECAScorer.channel_matrix``).
 """
 import torch
