@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from ..pairs import pair_indices
+from .traceable import forward_traceable
 
 __all__ = ['forward_onnx', 'MIN_OPSET']
 
@@ -33,36 +34,22 @@ def _given(value) -> bool:
     return value is not None and not symbolic_helper._is_none(value)
 
 
-def _affine_nchw(t: Tensor) -> Tensor:
-    """``(P,)`` or ``(B, P)`` -> broadcastable against ``(B, P, H, W)``."""
-    return t.view(1, -1, 1, 1) if t.dim() == 1 else t[:, :, None, None]
-
-
 def _affine_node(g, t):
-    """The same in the graph: one Unsqueeze (folded away for constants)."""
+    """``(P,)`` or ``(B, P)`` made broadcastable against ``(B, P, H, W)``: one Unsqueeze
+    (folded away for constants)."""
     from torch.onnx import symbolic_helper
     axes = [0, 2, 3] if symbolic_helper._get_tensor_rank(t) == 1 else [2, 3]
     return g.op('Unsqueeze', t, g.op('Constant', value_t=torch.tensor(axes)))
 
 
 class CrossHadamardONNX(torch.autograd.Function):
-    """Values: the products of :func:`mmhad.ops.cross_hadamard` without a weight;
+    """Values: :func:`.traceable.forward_traceable` (what the traced graph computes);
     export: the graph of the module docstring. ``ii`` / ``jj``: the pair indices;
     ``scale`` / ``shift``: ``(P,)`` or ``(B, P)``; ``alpha``: ``(1,)``."""
 
     @staticmethod
     def forward(ctx, x, idx, ii, jj, scale, shift, alpha):
-        h, w = x.shape[2:]
-        z = torch.gather(x, 1, idx[:, :, None, None].expand(-1, -1, h, w))
-        y = z[:, ii] * z[:, jj]
-        if alpha is not None:
-            y = y * alpha
-            y = y / (y.abs() + 1)
-        if scale is not None:
-            y = y * _affine_nchw(scale)
-        if shift is not None:
-            y = y + _affine_nchw(shift)
-        return torch.cat([x, y], dim=1)
+        return forward_traceable(x, idx, None, scale, shift, alpha, ii.numel())
 
     @staticmethod
     def symbolic(g, x, idx, ii, jj, scale, shift, alpha):
