@@ -35,17 +35,15 @@ def _given(value) -> bool:
 
 
 def _affine_node(g, t):
-    """``(P,)`` or ``(B, P)`` made broadcastable against ``(B, P, H, W)``: one Unsqueeze
-    (folded away for constants)."""
-    from torch.onnx import symbolic_helper
-    axes = [0, 2, 3] if symbolic_helper._get_tensor_rank(t) == 1 else [2, 3]
-    return g.op('Unsqueeze', t, g.op('Constant', value_t=torch.tensor(axes)))
+    """``(1 or B, P)`` made broadcastable against ``(B, P, H, W)``: one Unsqueeze (folded
+    away for constants)."""
+    return g.op('Unsqueeze', t, g.op('Constant', value_t=torch.tensor([2, 3])))
 
 
 class CrossHadamardONNX(torch.autograd.Function):
     """Values: :func:`.traceable.forward_traceable` (what the traced graph computes);
     export: the graph of the module docstring. ``ii`` / ``jj``: the pair indices;
-    ``scale`` / ``shift``: ``(P,)`` or ``(B, P)``; ``alpha``: ``(1,)``."""
+    ``scale`` / ``shift``: ``(1 or B, P)``; ``alpha``: ``(1,)``."""
 
     @staticmethod
     def forward(ctx, x, idx, ii, jj, scale, shift, alpha):
@@ -71,9 +69,15 @@ def _as_dtype(t, like: Tensor):
     return t.to(like.dtype)
 
 
+def _as_rows(t, like: Tensor):
+    """``(P,)`` -> ``(1, P)`` (a view of a constant: folded at export); ``(B, P)`` as is."""
+    t = _as_dtype(t, like)
+    return t.view(1, -1) if t is not None and t.dim() == 1 else t
+
+
 def forward_onnx(x: Tensor, idx: Tensor, scale, shift, alpha, cs: int, p: int) -> Tensor:
     """The cross-Hadamard op as one ONNX symbolic (``cs``: static top-k ``k``; ``p``
     pairs)."""
     ii, jj = pair_indices(cs, p, x.device)       # constants of the traced graph
-    return CrossHadamardONNX.apply(x, idx, ii, jj, _as_dtype(scale, x), _as_dtype(shift, x),
+    return CrossHadamardONNX.apply(x, idx, ii, jj, _as_rows(scale, x), _as_rows(shift, x),
                                    _as_dtype(alpha, x))
