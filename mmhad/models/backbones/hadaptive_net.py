@@ -30,7 +30,8 @@ from mmcv.cnn import ConvModule
 from torch import nn
 
 from mmhad.registry import MODELS
-from ..layers.hadamard_bottleneck import AdaptiveBottleneck, build_conv, check_ach_cfg
+from ..layers.hadamard_bottleneck import (AdaptiveBottleneck, PatchifyPair, build_conv,
+                                          check_ach_cfg)
 from .base import MMHadBackbone, check_per_stage
 
 # Block specs, one list per stage:
@@ -212,3 +213,16 @@ class HadaptiveNet(MMHadBackbone):
             self.out_channels.append(channels)
             self.out_strides.append(stride)
         self._post_init()
+
+    def switch_to_deploy(self):
+        """The inference form (:func:`~mmhad.models.deploy.switch_to_deploy`), and the
+        linear stem and stage 1's first conv (both 2x2 stride 2) composed into one 4x4
+        stride-4 conv (:class:`PatchifyPair`; input sizes it cannot compose exactly run
+        the two convs). In place, idempotent."""
+        super().switch_to_deploy()
+        first = self.stages[0][0] if len(self.stages[0]) else None
+        if PatchifyPair.composable(self.stem, first):
+            self._in_channels = self.stem.conv.in_channels
+            self.stem = PatchifyPair(self.stem, first)
+            self.stages[0][0] = nn.Identity()
+        return self

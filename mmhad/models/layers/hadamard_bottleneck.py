@@ -22,16 +22,19 @@ sizes.
 """
 from typing import Optional, Union
 
+import torch
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule
+from mmcv.cnn import ConvModule, fuse_conv_bn
 from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule
 from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmhad.registry import MODELS
 from .ghost import GhostModule
 
-__all__ = ['PatchifyConvModule', 'AdaptiveBottleneck', 'hadamard_expanded_channels']
+__all__ = ['PatchifyConvModule', 'PatchifyPair', 'AdaptiveBottleneck',
+           'hadamard_expanded_channels']
 
 EXPAND_TYPES = ('ghost', 'hadamard')
 
@@ -95,6 +98,85 @@ def check_ach_cfg(ach_cfg: Optional[dict], who: str) -> dict:
         raise ValueError(f'{who}: ach_cfg cannot set {fixed}: the block sets them (choose '
                          f'the product norm per layer in arch / hadamard_norm).')
     return dict(ach_cfg)
+
+
+class PatchifyPair(nn.Module):
+    """Two patchify convs in a row, the first linear, as one patchify conv (deploy form).
+
+    ``second(first(x))``, where ``first`` has kernel = stride ``k1``, weight ``W1``, bias
+    ``b1`` and no activation, and ``second`` has kernel = stride ``k2``, ``W2``, ``b2``,
+    maps each ``k1 k2 x k1 k2`` input patch to one output pixel: it is the conv with
+    kernel = stride ``k1 k2``, followed by ``second``'s activation, with::
+
+        W[o, c, a k1 + i, b k1 + j] = sum_m W2[o, m, a, b] W1[m, c, i, j]
+        b[o]                        = b2[o] + sum_{m, a, b} W2[o, m, a, b] b1[m]
+
+    (BatchNorms folded into ``W1, b1`` and ``W2, b2`` first). Hadaptive-Net's linear
+    stem and stage 1's first conv become one 4x4 stride-4 conv from 3 to 48 channels
+    (Hadaptive-Net-S at 224x224: 24.1 -> 7.2 MMACs).
+
+    Exact where ``second`` sees no padding: when ``ceil(H / k1)`` and ``ceil(W / k1)``
+    are multiples of ``k2``, the input padded to a multiple of ``k1 k2`` gives ``first``
+    exactly its own padded input. Otherwise :class:`PatchifyConvModule` pads
+    ``first``'s *output* with zeros, where the composed conv would see ``b1``; those
+    input sizes run the two convs (kept, BatchNorms folded).
+
+    Args:
+        first (PatchifyConvModule): Without activation; its norm (if any) a BatchNorm.
+        second (PatchifyConvModule): Its norm (if any) a BatchNorm.
+    """
+
+    def __init__(self, first: PatchifyConvModule, second: PatchifyConvModule):
+        super().__init__()
+        if not self.composable(first, second):
+            raise ValueError('PatchifyPair: needs two PatchifyConvModules (groups 1, '
+                             'dilation 1, BatchNorm or no norm), the first without '
+                             'activation, the second taking the first\'s channels; got '
+                             f'{type(first).__name__} and {type(second).__name__}.')
+        (w1, b1), (w2, b2) = self._folded(first), self._folded(second)
+        k1, k2 = first.conv.stride[0], second.conv.stride[0]
+        out_channels, in_channels = w2.shape[0], w1.shape[1]
+        weight = torch.einsum('omab,mcij->ocaibj', w2, w1).reshape(
+            out_channels, in_channels, k1 * k2, k1 * k2)
+        bias = b2 + torch.einsum('omab,m->o', w2, b1)
+        self.conv = nn.Conv2d(in_channels, out_channels, k1 * k2, k1 * k2).to(w1)
+        with torch.no_grad():
+            self.conv.weight.copy_(weight)
+            self.conv.bias.copy_(bias)
+        self.activate = second.activate if second.with_activation else nn.Identity()
+        self.first, self.second = first, second  # the input sizes it cannot compose
+        self.strides = (k1, k2)
+
+    @staticmethod
+    def composable(first: nn.Module, second: nn.Module) -> bool:
+        """Whether ``second(first(x))`` is a :class:`PatchifyPair`."""
+        def plain(m):
+            return (isinstance(m, PatchifyConvModule) and m.conv.groups == 1
+                    and m.order == ('conv', 'norm', 'act') and m.conv.dilation == (1, 1)
+                    and m.conv.stride[0] == m.conv.stride[1]
+                    and (not m.with_norm or isinstance(m.norm, (_BatchNorm, nn.Identity))))
+        return (plain(first) and plain(second) and not first.with_activation
+                and first.conv.out_channels == second.conv.in_channels)
+
+    @staticmethod
+    def _folded(module: PatchifyConvModule):
+        """``(weight, bias)`` of the conv with its BatchNorm folded in (mmcv's
+        ``fuse_conv_bn``, in place: the module then computes the same without BN)."""
+        fuse_conv_bn(module)
+        conv = module.conv
+        bias = conv.bias if conv.bias is not None else conv.weight.new_zeros(conv.out_channels)
+        return conv.weight.detach(), bias.detach()
+
+    def forward(self, x: Tensor) -> Tensor:
+        k1, k2 = self.strides
+        h, w = -(-x.shape[-2] // k1), -(-x.shape[-1] // k1)  # first's output size
+        if h % k2 or w % k2:
+            return self.second(self.first(x))
+        stride = k1 * k2
+        pad_h, pad_w = -x.shape[-2] % stride, -x.shape[-1] % stride
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h))
+        return self.activate(self.conv(x))
 
 
 @MODELS.register_module()

@@ -65,3 +65,44 @@ def test_deploy_form_equals_training_form(name, arch):
     model.eval()
     with pytest.raises(RuntimeError, match='inference-only'):
         model.train()
+
+
+@pytest.mark.parametrize('arch', ['s', 'm', 'l'])
+def test_hadaptive_net_stem_composed(arch):
+    """Hadaptive-Net's linear 2x2 stem and stage 1's first 2x2 conv run as one 4x4
+    stride-4 conv (PatchifyPair) in the deploy form; a size it composes (67x47: 34 and 24
+    stem rows / columns) and one it does not (67x45: 23 columns) both give the eval-mode
+    outputs of the training form."""
+    from mmhad.models.layers import PatchifyPair
+    model = BACKBONES['HadaptiveNet'](arch=arch, out_indices=(0, 3))
+    randomise_norms(model)
+    model = model.double().eval()
+    gen = torch.Generator().manual_seed(1)
+    inputs = [torch.randn(1, 3, 67, w, dtype=torch.float64, generator=gen) for w in (47, 45)]
+    with torch.no_grad():
+        references = [model(x) for x in inputs]
+        model.switch_to_deploy()
+        outputs = [model(x) for x in inputs]
+    assert isinstance(model.stem, PatchifyPair)
+    assert model.stem.conv.kernel_size == (4, 4)
+    assert isinstance(model.stages[0][0], torch.nn.Identity)
+    for reference, output in zip(references, outputs):
+        for ref, out in zip(reference, output):
+            assert (out - ref).abs().max() < 1e-10 * ref.abs().max()
+
+
+def test_hadaptive_net_stem_not_composed_after_a_same_conv():
+    """A custom arch whose stage 1 starts with a 3x3 stride-2 ('same') conv keeps its stem:
+    only two patchify convs compose."""
+    arch = dict(stem_channels=8, layers=[[('conv', 8, 3, 2)], [('ghost', 8, 2.0, 2, 2)],
+                                         [('ghost', 8, 2.0, 2, 2)], [('ghost', 8, 2.0, 2, 2)]],
+                last_conv_channels=None)
+    model = BACKBONES['HadaptiveNet'](arch=arch).double().eval()
+    x = torch.randn(1, 3, 64, 64, dtype=torch.float64)
+    with torch.no_grad():
+        reference = model(x)
+        model.switch_to_deploy()
+        output = model(x)
+    assert type(model.stem).__name__ == 'PatchifyConvModule'
+    for ref, out in zip(reference, output):
+        assert (out - ref).abs().max() < 1e-10 * ref.abs().max()

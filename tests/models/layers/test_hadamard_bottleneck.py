@@ -1,0 +1,83 @@
+"""mmhad/models/layers/hadamard_bottleneck.py: PatchifyPair, two patchify convs (the first
+linear) composed into one, is exact for every input size: composed where the second conv
+sees no padding, the two convs elsewhere.
+
+Compared in float64, so that no comparison can flip on float rounding."""
+import pytest
+import torch
+from torch import nn
+
+from mmhad.models.layers import PatchifyConvModule
+from mmhad.models.layers.hadamard_bottleneck import PatchifyPair
+
+pytestmark = pytest.mark.usefixtures('one_thread')  # tests/conftest.py
+
+
+def _pair(k1=2, k2=2, norm=True, seed=0):
+    """``(first, second)`` in eval mode with statistics no initialiser would give."""
+    gen = torch.Generator().manual_seed(seed)
+    bn = dict(type='BN') if norm else None
+    first = PatchifyConvModule(3, 6, k1, norm_cfg=bn, act_cfg=None,
+                               bias=not norm).double().eval()
+    second = PatchifyConvModule(6, 5, k2, norm_cfg=bn,
+                                act_cfg=dict(type='HSwish')).double().eval()
+    with torch.no_grad():
+        for p in list(first.parameters()) + list(second.parameters()):
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype))
+        for m in (first, second):
+            if norm:
+                m.bn.running_mean.copy_(torch.randn(m.bn.num_features, generator=gen))
+                m.bn.running_var.copy_(torch.rand(m.bn.num_features, generator=gen) + .5)
+    return first, second
+
+
+# (H, W) -> composed? With k1 = k2 = 2: ceil(H / 2) and ceil(W / 2) both even.
+SIZES_2x2 = [((8, 12), True), ((7, 11), True), ((5, 8), False), ((8, 6), False),
+             ((1, 1), False), ((3, 3), True), ((67, 47), True), ((67, 45), False)]
+
+
+@pytest.mark.parametrize('norm', [True, False], ids=['bn', 'bias'])
+@pytest.mark.parametrize('size, composed', SIZES_2x2, ids=[str(s) for s, _ in SIZES_2x2])
+def test_equals_the_two_convs(size, composed, norm):
+    first, second = _pair(norm=norm)
+    x = torch.randn(2, 3, *size, dtype=torch.float64,
+                    generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        reference = second(first(x))
+        pair = PatchifyPair(first, second)
+        calls = []
+        pair.first.register_forward_hook(lambda *args: calls.append(1))
+        out = pair(x)
+    assert pair.conv.kernel_size == (4, 4) and pair.conv.stride == (4, 4)
+    assert out.shape == reference.shape == (2, 5, -(-size[0] // 4), -(-size[1] // 4))
+    assert (out - reference).abs().max() <= 1e-12 * reference.abs().max()
+    assert bool(calls) is not composed  # the two convs run only where composing is inexact
+
+
+def test_other_strides():
+    """k1 = 2, k2 = 3: a 6x6 stride-6 conv, composed where ceil(H / 2) % 3 == 0."""
+    first, second = _pair(k1=2, k2=3)
+    x = torch.randn(1, 3, 11, 18, dtype=torch.float64)  # ceil: 6 and 9
+    with torch.no_grad():
+        reference = second(first(x))
+        pair = PatchifyPair(first, second)
+        assert pair.conv.kernel_size == (6, 6)
+        assert torch.allclose(pair(x), reference, rtol=1e-12, atol=1e-12)
+
+
+def test_refuses_what_it_cannot_compose():
+    first, second = _pair()
+    with_act = PatchifyConvModule(3, 6, 2, act_cfg=dict(type='ReLU'))
+    same_conv = nn.Sequential()  # not a patchify conv
+    group_norm = PatchifyConvModule(3, 6, 2, norm_cfg=dict(type='GN', num_groups=2),
+                                    act_cfg=None)
+    assert PatchifyPair.composable(first, second)
+    assert not PatchifyPair.composable(with_act, second)  # an activation between them
+    assert not PatchifyPair.composable(first, same_conv)
+    assert not PatchifyPair.composable(group_norm, second)  # GN does not fold
+    assert not PatchifyPair.composable(second, first)  # 5 channels into 3
+    act_first = PatchifyConvModule(6, 5, 2, act_cfg=dict(type='ReLU'),
+                                   order=('act', 'conv', 'norm'))
+    assert not PatchifyPair.composable(first, act_first)  # the activation comes first
+    with pytest.raises(ValueError, match='the first without activation'):
+        PatchifyPair(with_act, second)
