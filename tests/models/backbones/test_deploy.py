@@ -67,18 +67,21 @@ def test_deploy_form_equals_training_form(name, arch):
         model.train()
 
 
-@pytest.mark.parametrize('arch', ['s', 'm', 'l'])
-def test_hadaptive_net_stem_composed(arch):
-    """Hadaptive-Net's linear 2x2 stem and stage 1's first 2x2 conv run as one 4x4
-    stride-4 conv (PatchifyPair) in the deploy form; a size it composes (67x47: 34 and 24
-    stem rows / columns) and one it does not (67x45: 23 columns) both give the eval-mode
-    outputs of the training form."""
-    from mmhad.models.layers import PatchifyPair
-    model = BACKBONES['HadaptiveNet'](arch=arch, out_indices=(0, 3))
+@pytest.mark.parametrize('arch, downsampling_ghosts', [('s', 3), ('m', 3), ('l', 4)])
+def test_hadaptive_net_compositions(arch, downsampling_ghosts):
+    """Hadaptive-Net's deploy form runs its linear 2x2 stem and stage 1's first 2x2 conv as
+    one 4x4 stride-4 conv (PatchifyPair) and each downsampling Ghost block's depth-wise
+    conv from the intrinsic maps (GhostDownsample). Sizes where both compose (64x96),
+    where only the stem does (67x47: 34 x 24 stem rows / columns, odd stage inputs) and
+    where neither does (67x45: 23 stem columns) all give the eval-mode outputs of the
+    training form."""
+    from mmhad.models.layers import GhostDownsample, PatchifyPair
+    model = BACKBONES['HadaptiveNet'](arch=arch, out_indices=(0, 1, 2, 3))
     randomise_norms(model)
     model = model.double().eval()
     gen = torch.Generator().manual_seed(1)
-    inputs = [torch.randn(1, 3, 67, w, dtype=torch.float64, generator=gen) for w in (47, 45)]
+    inputs = [torch.randn(1, 3, h, w, dtype=torch.float64, generator=gen)
+              for h, w in ((64, 96), (67, 47), (67, 45))]
     with torch.no_grad():
         references = [model(x) for x in inputs]
         model.switch_to_deploy()
@@ -86,6 +89,8 @@ def test_hadaptive_net_stem_composed(arch):
     assert isinstance(model.stem, PatchifyPair)
     assert model.stem.conv.kernel_size == (4, 4)
     assert isinstance(model.stages[0][0], torch.nn.Identity)
+    assert sum(isinstance(m, GhostDownsample) for m in model.modules()) == \
+        downsampling_ghosts
     for reference, output in zip(references, outputs):
         for ref, out in zip(reference, output):
             assert (out - ref).abs().max() < 1e-10 * ref.abs().max()

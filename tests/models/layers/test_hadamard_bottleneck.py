@@ -81,3 +81,80 @@ def test_refuses_what_it_cannot_compose():
     assert not PatchifyPair.composable(first, act_first)  # the activation comes first
     with pytest.raises(ValueError, match='the first without activation'):
         PatchifyPair(with_act, second)
+
+
+def _randomise(module, seed=0):
+    """Float64, eval mode, parameters and BN statistics no initialiser would give."""
+    gen = torch.Generator().manual_seed(seed)
+    module = module.double().eval()
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype) * 0.5)
+        for m in module.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=gen))
+                m.running_var.copy_(torch.rand(m.num_features, generator=gen) + .5)
+    return module
+
+
+# (H, W) of the block input -> composed? With a 2x2 stride-2 conv: both sides even.
+GHOST_SIZES = [((8, 12), True), ((2, 2), True), ((7, 12), False), ((8, 9), False),
+               ((1, 1), False)]
+
+
+@pytest.mark.parametrize('size, composed', GHOST_SIZES,
+                         ids=[str(s) for s, _ in GHOST_SIZES])
+def test_ghost_downsample_equals_the_block(size, composed):
+    from mmhad.models.layers import AdaptiveBottleneck, GhostDownsample
+    block = _randomise(AdaptiveBottleneck(6, 10, 'ghost', 2.0, kernel_size=2, stride=2))
+    x = torch.randn(2, 6, *size, dtype=torch.float64,
+                    generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        reference = block(x)
+        block.switch_to_deploy()
+        calls = []
+        block.expand.cheap_operation.register_forward_hook(lambda *args: calls.append(1))
+        out = block(x)
+    assert isinstance(block.expand, GhostDownsample)
+    assert isinstance(block.dwconv, nn.Identity)
+    assert out.shape == reference.shape
+    assert (out - reference).abs().max() <= 1e-12 * reference.abs().max()
+    assert bool(calls) is not composed  # the cheap conv runs only where composing is inexact
+
+
+@pytest.mark.parametrize('cheap_kernel, stride, size', [(5, 2, (8, 10)), (3, 3, (9, 12)),
+                                                        (1, 2, (6, 4))])
+def test_ghost_downsample_other_kernels(cheap_kernel, stride, size):
+    from mmhad.models.layers import GhostDownsample, GhostModule
+    ghost = GhostModule(5, 12, cheap_kernel=cheap_kernel)
+    dwconv = PatchifyConvModule(12, 12, stride, groups=12, norm_cfg=dict(type='BN'),
+                                act_cfg=dict(type='HSwish'))
+    ghost, dwconv = _randomise(ghost), _randomise(dwconv, seed=1)
+    x = torch.randn(1, 5, *size, dtype=torch.float64)
+    with torch.no_grad():
+        reference = dwconv(ghost(x))
+        fused = GhostDownsample(ghost, dwconv)
+        assert fused.dw_b.kernel_size == (stride + cheap_kernel - 1, ) * 2
+        out = fused(x)
+    assert (out - reference).abs().max() <= 1e-12 * reference.abs().max()
+
+
+def test_ghost_downsample_refuses_what_it_cannot_compose():
+    from mmhad.models.layers import AdaptiveBottleneck, GhostDownsample, GhostModule
+
+    def depthwise(channels):
+        return PatchifyConvModule(channels, channels, 2, groups=channels,
+                                  norm_cfg=dict(type='BN'), act_cfg=dict(type='HSwish'))
+    assert GhostDownsample.composable(GhostModule(4, 8), depthwise(8))
+    assert not GhostDownsample.composable(GhostModule(4, 7), depthwise(7))  # map dropped
+    assert not GhostDownsample.composable(GhostModule(4, 9, ratio=3), depthwise(9))
+    assert not GhostDownsample.composable(  # not depth-wise
+        GhostModule(4, 8), PatchifyConvModule(8, 8, 2, norm_cfg=dict(type='BN')))
+    with pytest.raises(ValueError, match='GhostDownsample: needs a GhostModule'):
+        GhostDownsample(GhostModule(4, 7), depthwise(7))
+    # stride-1 Ghost blocks and Hadamard blocks keep their ops
+    for block in (AdaptiveBottleneck(8, 8, 'ghost', 2.0, kernel_size=3),
+                  AdaptiveBottleneck(8, 8, 'hadamard', 4, kernel_size=3)):
+        expand = block.expand
+        block.eval().switch_to_deploy()
+        assert block.expand is expand
