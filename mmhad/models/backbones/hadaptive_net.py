@@ -220,9 +220,8 @@ class HadaptiveNet(MMHadBackbone):
         stride-4 conv (:class:`PatchifyPair`; input sizes it cannot compose exactly run
         the two convs). In place, idempotent."""
         super().switch_to_deploy()
-        first = self.stages[0][0] if len(self.stages[0]) else None
+        first = self.stages[0][0]  # stages are never empty (checked in __init__)
         if PatchifyPair.composable(self.stem, first):
-            self._in_channels = self.stem.conv.in_channels
             self.stem = PatchifyPair(self.stem, first)
             self.stages[0][0] = nn.Identity()
         return self

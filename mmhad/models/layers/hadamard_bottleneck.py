@@ -44,6 +44,12 @@ def hadamard_expanded_channels(in_channels: int, num_selected: int) -> int:
     return in_channels + num_selected * (num_selected - 1) // 2
 
 
+def pad_to_stride(x: Tensor, stride: tuple) -> Tensor:
+    """``x`` zero-padded at the bottom/right to a multiple of ``stride`` (h, w)."""
+    pad_h, pad_w = -x.shape[-2] % stride[0], -x.shape[-1] % stride[1]
+    return F.pad(x, (0, pad_w, 0, pad_h)) if pad_h or pad_w else x
+
+
 class PatchifyConvModule(ConvModule):
     """A ``ConvModule`` with ``kernel_size == stride`` that accepts any input size.
 
@@ -63,11 +69,7 @@ class PatchifyConvModule(ConvModule):
                          padding=0, **kwargs)
 
     def forward(self, x: Tensor, *args, **kwargs) -> Tensor:
-        s = self.conv.stride
-        pad_h, pad_w = -x.shape[-2] % s[0], -x.shape[-1] % s[1]
-        if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h))
-        return super().forward(x, *args, **kwargs)
+        return super().forward(pad_to_stride(x, self.conv.stride), *args, **kwargs)
 
 
 def build_conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
@@ -179,11 +181,7 @@ class PatchifyPair(nn.Module):
         h, w = -(-x.shape[-2] // k1), -(-x.shape[-1] // k1)  # first's output size
         if h % k2 or w % k2:
             return self.second(self.first(x))
-        stride = k1 * k2
-        pad_h, pad_w = -x.shape[-2] % stride, -x.shape[-1] % stride
-        if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h))
-        return self.activate(self.conv(x))
+        return self.activate(self.conv(pad_to_stride(x, self.conv.stride)))
 
 
 class GhostDownsample(nn.Module):
