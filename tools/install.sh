@@ -32,7 +32,8 @@ HASH="$(cat "$ROOT"/requirements/*.txt "$ROOT/setup.py" | sha1sum | cut -d' ' -f
 # Without a compiler mmhad falls back to PyTorch ops (slower, same results).
 build_kernels() {
   log "ACH CPU kernel (PyTorch extension cache)"
-  (cd "$ROOT" && PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PY" -m mmhad.ops.kernels.cpu_ext)
+  (cd "$ROOT" && PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PY" -c \
+    'import sys; from mmhad.ops.kernels.cpu_ext import install_main; sys.exit(install_main())')
 }
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$HASH" ]] && "$PY" "$ROOT/tools/misc/verify_install.py" --quiet; then

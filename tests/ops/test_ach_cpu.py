@@ -98,3 +98,32 @@ def test_build_error_summary_names_the_cause():
         '/bin/sh: 1: c++: not found\nninja: build stopped: subcommand failed.\n')
     assert _summary(exc) == 'RuntimeError: /bin/sh: 1: c++: not found'
     assert _summary(OSError('ninja is required')) == 'OSError: ninja is required'
+
+
+def test_install_entry_reports_and_exits_by_mode(monkeypatch, capsys):
+    """``tools/install.sh``'s entry: 0 and 'ready' when the kernels build; when they do
+    not, the cause and 0 (PyTorch fallback allowed) or 1 (``MMHAD_ACH_CPU_EXT=1``)."""
+    monkeypatch.setattr(cpu_ext, 'build', lambda verbose=False: None)
+    assert cpu_ext.install_main() == 0
+    assert capsys.readouterr().out.startswith('ACH CPU kernel: ready (')
+
+    def fail(verbose=False):
+        raise OSError('ninja is required')
+
+    monkeypatch.setattr(cpu_ext, 'build', fail)
+    monkeypatch.setenv(cpu_ext.ENV, 'auto')
+    assert cpu_ext.install_main() == 0
+    assert 'not built (OSError: ninja is required)' in capsys.readouterr().out
+    monkeypatch.setenv(cpu_ext.ENV, '1')
+    assert cpu_ext.install_main() == 1
+
+
+def test_install_script_does_not_run_the_loader_as_main():
+    """``python -m`` on the loader would run a second copy of a module the package has
+    already imported (runpy's RuntimeWarning on every install): the script calls
+    ``install_main`` instead."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, 'tools', 'install.sh')) as f:
+        script = f.read()
+    assert '-m mmhad.ops.kernels.cpu_ext' not in script
+    assert 'install_main()' in script

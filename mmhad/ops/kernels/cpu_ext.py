@@ -108,13 +108,19 @@ def ready() -> bool:
     return _MODULE is not None
 
 
-if __name__ == '__main__':  # python -m mmhad.ops.kernels.cpu_ext: build / load once (install)
-    import sys
+def install_main(argv: tuple = ()) -> int:
+    """Build / load the kernels once and say so (``tools/install.sh``); exit status 0 when
+    built, or when not built and ``MMHAD_ACH_CPU_EXT`` allows the PyTorch fallback.
+
+    Called as ``python -c`` after ``import mmhad``, not as ``python -m`` this module: the
+    package imports this module first, so ``-m`` would run a second copy of it (and
+    Python's runpy warns about exactly that)."""
     import time
     t0 = time.time()
     try:
-        build(verbose='-v' in sys.argv)
+        build(verbose='-v' in argv)
     except Exception as exc:
         print(f'ACH CPU kernel: not built ({_summary(exc)}); the PyTorch path will be used')
-        sys.exit(0 if mode() != 'on' else 1)
+        return 0 if mode() != 'on' else 1
     print(f'ACH CPU kernel: ready ({time.time() - t0:.1f} s)')
+    return 0
