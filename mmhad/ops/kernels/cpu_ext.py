@@ -108,7 +108,7 @@ def ready() -> bool:
     return _MODULE is not None
 
 
-def install_main(argv: tuple = ()) -> int:
+def install_main(verbose: bool = False) -> int:
     """Build / load the kernels once and say so (``tools/install.sh``); exit status 0 when
     built, or when not built and ``MMHAD_ACH_CPU_EXT`` allows the PyTorch fallback.
 
@@ -118,7 +118,7 @@ def install_main(argv: tuple = ()) -> int:
     import time
     t0 = time.time()
     try:
-        build(verbose='-v' in argv)
+        build(verbose=verbose)
     except Exception as exc:
         print(f'ACH CPU kernel: not built ({_summary(exc)}); the PyTorch path will be used')
         return 0 if mode() != 'on' else 1
