@@ -20,6 +20,7 @@ def switch_to_deploy(model: nn.Module) -> nn.Module:
     Every sub-module with its own ``switch_to_deploy`` folds what only it knows (EMO's
     input BN into the following 1x1 conv, EfficientMod's layer scale into its projection
     and each Linear followed by GELU into one :class:`~mmhad.models.layers.LinearGELU`,
+    its downsampling conv weights stored in the channels-last layout they run in,
     ACH's BatchNorms into its conv and its product affine into constants, Hadaptive-Net's
     stem and first conv into one conv and its downsampling Ghost blocks into two
     depth-wise convs), then every

