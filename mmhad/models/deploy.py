@@ -21,9 +21,10 @@ def switch_to_deploy(model: nn.Module) -> nn.Module:
     input BN into the following 1x1 conv, EfficientMod's layer scale into its projection
     and each Linear followed by GELU into one :class:`~mmhad.models.layers.LinearGELU`,
     its downsampling conv weights stored in the channels-last layout they run in,
-    ACH's BatchNorms into its conv and its product affine into constants, Hadaptive-Net's
-    stem and first conv into one conv and its downsampling Ghost blocks into two
-    depth-wise convs), then every
+    ACH's BatchNorms into its conv and its product norm into constants, the scale of which
+    a Hadamard block's depth-wise conv takes into its weight, Hadaptive-Net's stem and
+    first conv into one conv and its downsampling Ghost blocks into two depth-wise
+    convs), then every
     remaining Conv + BatchNorm pair is fused (mmcv's ``fuse_conv_bn``). The outputs equal
     the eval-mode outputs of the training form up to float rounding; parameters stop
     requiring gradients and ``train()`` is refused afterwards.

@@ -61,7 +61,8 @@ def test_whole_model_deploy_form_gives_the_same_outputs(config):
 def test_a_layer_given_alone_folds_itself(norm):
     """A layer with its own ``switch_to_deploy`` passed as the model (an ACH) runs that
     method too: CrossHadaNorm keeps the statistics of the BatchNorm fused away (it read
-    them from the fused-away module before), the BN product norm becomes constants."""
+    them from the fused-away module before), the BN or DySoft product norm becomes
+    constants."""
     from mmhad.models.layers.ach import ACH
     layer = ACH(16, 5, norm).double().eval()
     randomise_norms(layer)
@@ -72,5 +73,6 @@ def test_a_layer_given_alone_folds_itself(norm):
         assert switch_to_deploy(layer) is layer
         deployed = layer(x)
     assert not [m for m in layer.modules() if isinstance(m, _BatchNorm)]
-    assert (layer.deploy_scale is not None) == (norm == 'BN')
+    assert (layer.deploy_scale is not None) == (norm in ('BN', 'DySoft'))
+    assert (layer.deploy_alpha is not None) == (norm == 'DySoft')
     torch.testing.assert_close(deployed, reference)

@@ -351,9 +351,12 @@ class AdaptiveCrossHadamard(BaseModule):
         self.register_buffer('hadamard_j', jj.clone())
 
         self.norm = _build_norm(norm, self.cs_expand, chn_stats, eps)
-        # the folded BN product norm of the deploy form (switch_to_deploy)
+        # the deploy form's product norm as constants (switch_to_deploy), applied by the
+        # kernel as scale * act(p) + shift, act = DySoft's softsign(alpha p) or identity;
+        # fold_product_scale() may hand the scale on to the op that reads the products
         self.register_buffer('deploy_scale', None)
         self.register_buffer('deploy_shift', None)
+        self.register_buffer('deploy_alpha', None)
 
     # ------------------------------------------------------------------ temperature
     def _scorer_weight(self) -> Tensor:
@@ -415,8 +418,8 @@ class AdaptiveCrossHadamard(BaseModule):
         norm = self.norm
         scale = shift = alpha = None
         post = None
-        if self.deploy_scale is not None:  # the BN product norm, folded (deploy form)
-            scale, shift = self.deploy_scale, self.deploy_shift
+        if self.deploy_shift is not None:  # the product norm as constants (deploy form)
+            scale, shift, alpha = self.deploy_scale, self.deploy_shift, self.deploy_alpha
         elif isinstance(norm, CrossHadaNorm):
             scale, shift = norm.affine(self.norm_x, idx, self.hadamard_i, self.hadamard_j)
         elif isinstance(norm, DySoft):
@@ -438,11 +441,11 @@ class AdaptiveCrossHadamard(BaseModule):
 
     @torch.no_grad()
     def switch_to_deploy(self) -> None:
-        """Inference form: the eval-mode product BatchNorm becomes the constant
-        ``(scale, shift)`` the kernel applies (no per-call arithmetic on its statistics),
-        and ``norm_x`` is fused into ``fc`` (a CrossHadaNorm keeps its statistics as
-        constants first). Selection and products stay one kernel call."""
-        if self.deploy_scale is not None or isinstance(self.norm_x, nn.Identity):
+        """Inference form: an eval-mode product BatchNorm or a DySoft becomes the constant
+        ``(scale, shift[, alpha])`` the kernel applies (no per-call arithmetic on the BN
+        statistics), and ``norm_x`` is fused into ``fc`` (a CrossHadaNorm keeps its
+        statistics as constants first). Selection and products stay one kernel call."""
+        if self.deploy_shift is not None or isinstance(self.norm_x, nn.Identity):
             return
         norm = self.norm
         if isinstance(norm, nn.modules.batchnorm._BatchNorm) and norm.running_var is not None:
@@ -452,11 +455,36 @@ class AdaptiveCrossHadamard(BaseModule):
                 scale, shift = scale * norm.weight, shift * norm.weight + norm.bias
             self.deploy_scale, self.deploy_shift = scale.clone(), shift.clone()
             self.norm = nn.Identity()
+        elif isinstance(norm, DySoft):
+            self.deploy_scale = norm.weight.reshape(-1).clone()
+            self.deploy_shift = norm.bias.reshape(-1).clone()
+            self.deploy_alpha = norm.alpha.clone()
+            self.norm = nn.Identity()
         elif isinstance(norm, CrossHadaNorm):
             norm.freeze_stats(self.norm_x)
         from mmcv.cnn.utils.fuse_conv_bn import _fuse_conv_bn
         self.fc = _fuse_conv_bn(self.fc, self.norm_x)
         self.norm_x = nn.Identity()
+
+    @torch.no_grad()
+    def fold_product_scale(self) -> Optional[Tensor]:
+        """Hand the deploy form's constant per-channel product scale ``s`` over to the
+        linear per-channel op that reads the products next (a depth-wise conv: its weight
+        of channel ``c1 + k`` times ``s[k]``).
+
+        The products then come out as ``act(p) + t / s`` instead of ``s * act(p) + t``;
+        ``s`` times that is the same, padded zeros stay zeros, so the pair is exact for
+        any input size and saves one pass over the products (one Mul node per layer in
+        ONNX Runtime). Returns ``s`` (``(cs_expand,)``), or None with nothing changed
+        when there is none to hand over: not in deploy form, a CrossHadaNorm (its scale
+        is per sample), a norm without a scale, a zero in ``s``, or folded already."""
+        scale = self.deploy_scale
+        if self.deploy_shift is None or scale is None or scale.dim() != 1 \
+                or not bool(torch.isfinite(scale).all() and (scale != 0).all()):
+            return None
+        self.deploy_shift = self.deploy_shift / scale
+        self.deploy_scale = None
+        return scale
 
     def extra_repr(self) -> str:
         return (f'c1={self.c1}, cs={self.cs}, out_channels={self.ce}, '

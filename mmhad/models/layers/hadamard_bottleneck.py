@@ -31,6 +31,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmhad.registry import MODELS
+from .ach import AdaptiveCrossHadamard
 from .ghost import GhostModule
 
 __all__ = ['PatchifyConvModule', 'PatchifyPair', 'GhostDownsample', 'AdaptiveBottleneck',
@@ -110,6 +111,17 @@ def _foldable(module: nn.Module, cls: type) -> bool:
             and module.conv.stride[0] == module.conv.stride[1]
             and (not module.with_norm
                  or isinstance(module.norm, (_BatchNorm, nn.Identity))))
+
+
+def _reads_per_channel(module: nn.Module, channels: int) -> bool:
+    """Whether ``module`` is a ``ConvModule`` whose first op is a depth-wise conv of
+    ``channels`` channels: channel ``c`` of its output reads only channel ``c`` of its
+    input, linearly, so a per-channel scale of the input can move into its weight (its
+    padding, zeros or copied values, commutes with the scale)."""
+    conv = getattr(module, 'conv', None)
+    return (isinstance(module, ConvModule) and module.order[0] == 'conv'
+            and isinstance(conv, nn.Conv2d)
+            and conv.in_channels == conv.out_channels == conv.groups == channels)
 
 
 def _folded(module: ConvModule) -> tuple:
@@ -349,12 +361,23 @@ class AdaptiveBottleneck(BaseModule):
         self.drop_path = DropPath(drop_path_rate) \
             if self.with_residual and drop_path_rate > 0 else nn.Identity()
 
+    @torch.no_grad()
     def switch_to_deploy(self) -> None:
         """A downsampling Ghost block computes its depth-wise conv from the intrinsic
-        maps (:class:`GhostDownsample`; ``dwconv`` becomes the identity)."""
+        maps (:class:`GhostDownsample`; ``dwconv`` becomes the identity). A Hadamard
+        block's depth-wise conv takes over the constant scale of the ACH product norm
+        (:meth:`~mmhad.models.layers.ach.AdaptiveCrossHadamard.fold_product_scale`):
+        per channel ``conv(s * a) = (s * conv)(a)``, padding included."""
         if GhostDownsample.composable(self.expand, self.dwconv):
             self.expand = GhostDownsample(self.expand, self.dwconv)
             self.dwconv = nn.Identity()
+        elif isinstance(self.expand, AdaptiveCrossHadamard) and _reads_per_channel(
+                self.dwconv, self.expand.ce):
+            self.expand.switch_to_deploy()  # its product norm as constants first
+            scale = self.expand.fold_product_scale()
+            if scale is not None:
+                weight = self.dwconv.conv.weight
+                weight[self.expand.c1:].mul_(scale.to(weight).view(-1, 1, 1, 1))
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.dwconv(self.expand(x))

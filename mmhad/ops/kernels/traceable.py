@@ -24,9 +24,10 @@ def forward_traceable(x, idx, weight, scale, shift, alpha, p):
     if weight is not None:
         z = z * weight.unsqueeze(-1)
     ii, jj = pair_indices(cs, p, x.device)
-    y = z[:, ii] * z[:, jj]
-    if alpha is not None:
-        y = y * alpha
+    if alpha is None:
+        y = z[:, ii] * z[:, jj]
+    else:  # alpha z_i z_j: alpha applied to the Cs selected maps, not to the P products
+        y = (z * alpha)[:, ii] * z[:, jj]
         y = y / (y.abs() + 1)
     if scale is not None:
         y = y * bcast_affine(scale, y)

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmhad.models.layers.ach import DySoft
 from tests.helpers import registered_backbones
 
 BACKBONES = registered_backbones()
@@ -29,6 +30,10 @@ def randomise_norms(model, seed=0):
                 if m.affine:
                     m.weight.copy_(1 + 0.2 * torch.randn(m.num_features, generator=gen))
                     m.bias.copy_(0.2 * torch.randn(m.num_features, generator=gen))
+            if isinstance(m, DySoft):  # ACH's product norm in Hadaptive-Net
+                m.alpha.copy_(0.3 + 0.4 * torch.rand(1, generator=gen))
+                m.weight.copy_(1 + 0.2 * torch.randn(m.weight.shape, generator=gen))
+                m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=gen))
         for name, p in model.named_parameters():
             if name.endswith('gamma'):  # layer scales
                 p.copy_(0.5 + torch.rand(p.shape, generator=gen))

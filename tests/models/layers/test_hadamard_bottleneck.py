@@ -1,6 +1,8 @@
-"""mmhad/models/layers/hadamard_bottleneck.py: PatchifyPair, two patchify convs (the first
-linear) composed into one, is exact for every input size: composed where the second conv
-sees no padding, the two convs elsewhere.
+"""mmhad/models/layers/hadamard_bottleneck.py: the deploy form's compositions are exact for
+every input size. PatchifyPair (two patchify convs, the first linear, as one) and
+GhostDownsample compose where nothing is padded between the ops and run the ops
+elsewhere; a Hadamard block's depth-wise conv takes over the constant scale of the ACH
+product norm where there is one to take.
 
 Compared in float64, so that no comparison can flip on float rounding."""
 import pytest
@@ -158,3 +160,86 @@ def test_ghost_downsample_refuses_what_it_cannot_compose():
         expand = block.expand
         block.eval().switch_to_deploy()
         assert block.expand is expand
+
+
+def _product_scale(ach):
+    """The per-channel scale ``s`` of ACH's product norm ``s * act(p) + t``."""
+    norm = ach.norm
+    if isinstance(norm, nn.BatchNorm2d):
+        return norm.weight / (norm.running_var + norm.eps).sqrt()
+    return norm.weight.reshape(-1)  # DySoft
+
+
+@pytest.mark.parametrize('norm', ['BN', 'DySoft'])
+@pytest.mark.parametrize('size', [(6, 5), (1, 1), (9, 4)], ids=str)
+def test_hadamard_block_dwconv_takes_the_product_scale(norm, size):
+    """The constant scale of the ACH product norm moves into the depth-wise conv's
+    weight (the products' channels only): exact for every size (padded zeros stay
+    zeros)."""
+    from mmhad.models.layers import AdaptiveBottleneck
+    block = _randomise(AdaptiveBottleneck(8, 8, 'hadamard', 4, kernel_size=5,
+                                          hadamard_norm=norm))
+    x = torch.randn(2, 8, *size, dtype=torch.float64,
+                    generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        reference = block(x)
+        weight, scale = block.dwconv.conv.weight.clone(), _product_scale(block.expand)
+        block.switch_to_deploy()
+        out = block(x)
+        assert block.expand.deploy_scale is None  # handed over
+        assert block.expand.fold_product_scale() is None  # once
+        block.switch_to_deploy()  # idempotent
+        again = block(x)
+    conv_weight = block.dwconv.conv.weight
+    assert torch.equal(conv_weight[:8], weight[:8])  # the 8 input maps: untouched
+    torch.testing.assert_close(conv_weight[8:], weight[8:] * scale.view(-1, 1, 1, 1))
+    assert (out - reference).abs().max() <= 1e-12 * reference.abs().max()
+    assert torch.equal(again, out)
+
+
+@pytest.mark.parametrize('norm', ['CrossHadaNorm', 'DySoft-zero', 'none'])
+def test_hadamard_block_keeps_a_scale_it_cannot_hand_over(norm):
+    """CrossHadaNorm's scale is per sample, a zero scale cannot be divided out and no
+    norm has no scale: the depth-wise conv stays as it is, the outputs the same."""
+    from mmhad.models.layers import AdaptiveBottleneck
+    block = _randomise(AdaptiveBottleneck(8, 8, 'hadamard', 4, kernel_size=3,
+                                          hadamard_norm=norm.split('-')[0]))
+    if norm == 'DySoft-zero':
+        with torch.no_grad():
+            block.expand.norm.weight[0, 1] = 0
+    x = torch.randn(2, 8, 5, 6, dtype=torch.float64,
+                    generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        reference = block(x)
+        weight = block.dwconv.conv.weight.clone()
+        block.switch_to_deploy()
+        out = block(x)
+    assert torch.equal(block.dwconv.conv.weight, weight)
+    assert (out - reference).abs().max() <= 1e-12 * reference.abs().max()
+
+
+def test_ach_hands_its_product_scale_over_once():
+    from mmhad.models.layers.ach import ACH
+    ach = _randomise(ACH(8, 4, 'DySoft'))
+    assert ach.fold_product_scale() is None  # the training form keeps its norm
+    scale = ach.norm.weight.reshape(-1).clone()
+    ach.switch_to_deploy()
+    torch.testing.assert_close(ach.fold_product_scale(), scale)
+    assert ach.fold_product_scale() is None
+
+
+def test_only_a_depthwise_conv_first_takes_a_scale():
+    from mmcv.cnn import ConvModule
+
+    from mmhad.models.layers.hadamard_bottleneck import _reads_per_channel
+    bn = dict(type='BN')
+    assert _reads_per_channel(ConvModule(6, 6, 3, padding=1, groups=6, norm_cfg=bn), 6)
+    assert _reads_per_channel(PatchifyConvModule(6, 6, 2, groups=6, norm_cfg=bn), 6)
+    assert not _reads_per_channel(ConvModule(6, 6, 3, padding=1, groups=6), 5)
+    assert not _reads_per_channel(ConvModule(6, 6, 3, padding=1, groups=3), 6)
+    # reflected (or zero) padding commutes with a per-channel scale
+    assert _reads_per_channel(ConvModule(6, 6, 3, padding=1, groups=6,
+                                         padding_mode='reflect'), 6)
+    assert not _reads_per_channel(ConvModule(6, 6, 3, padding=1, groups=6, norm_cfg=bn,
+                                             order=('norm', 'conv', 'act')), 6)
+    assert not _reads_per_channel(nn.Identity(), 6)
