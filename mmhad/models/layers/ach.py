@@ -473,9 +473,9 @@ class AdaptiveCrossHadamard(BaseModule):
         of channel ``c1 + k`` times ``s[k]``).
 
         The products then come out as ``act(p) + t / s`` instead of ``s * act(p) + t``;
-        ``s`` times that is the same, padded zeros stay zeros, so the pair is exact for
-        any input size and saves one pass over the products (one Mul node per layer in
-        ONNX Runtime). Returns ``s`` (``(cs_expand,)``), or None with nothing changed
+        ``s`` times that is the same and the conv's padding commutes with ``s``, so the
+        pair is exact for any input size and saves one pass over the products (one Mul
+        node per layer in ONNX Runtime). Returns ``s`` (``(cs_expand,)``), or None with nothing changed
         when there is none to hand over: not in deploy form, a CrossHadaNorm (its scale
         is per sample), a norm without a scale, a zero in ``s``, or folded already."""
         scale = self.deploy_scale
