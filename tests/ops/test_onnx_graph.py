@@ -61,6 +61,11 @@ def test_graph_is_the_symbolic_and_matches_reference(num_pairs, affine, softsign
     assert set(ops) <= GRAPH_OPS and 'GatherND' in ops, ops
     # ten nodes; per-sample scale / shift (not constants) each add one Unsqueeze
     assert len([o for o in ops if o != 'Constant']) <= 10 + 2 * per_sample, ops
+    # DySoft's alpha multiplies the Cs selected maps (a Mul reading GatherND's output),
+    # not the P products
+    selected = next(n.output[0] for n in model.graph.node if n.op_type == 'GatherND')
+    readers = [n.op_type for n in model.graph.node if selected in n.input]
+    assert ('Mul' in readers) == softsign, readers
     # another batch and spatial size than the export's
     x, idx, g = ach_inputs(b=3, c=9, cs=cs, h=6, w=5, dtype=torch.float32, seed=1)
     scale2, shift2 = ach_affine(affine, 3, p, torch.float32, g)
