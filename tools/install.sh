@@ -36,8 +36,22 @@ build_kernels() {
     'import sys; from mmhad.ops.kernels.cpu_ext import install_main; sys.exit(install_main())')
 }
 
+# The stamp is per interpreter, not per checkout: a second clone on the same machine takes
+# the fast path, so the editable mmhad is pointed at this checkout when it points elsewhere
+# (else `import mmhad` outside a checkout would run the first clone's code).
+install_editable() { pip_install --no-deps --no-build-isolation -e "$ROOT"; }
+editable_is_here() {
+  (cd / && "$PY" -c 'import importlib.util as u, os, sys
+spec = u.find_spec("mmhad")
+sys.exit(spec is None or os.path.realpath(os.path.dirname(spec.origin)) != os.path.realpath(sys.argv[1]))' "$ROOT/mmhad") 2>/dev/null
+}
+
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$HASH" ]] && "$PY" "$ROOT/tools/misc/verify_install.py" --quiet; then
   log "stack already installed and verified (stamp $STAMP)"
+  if ! editable_is_here; then
+    log "mmhad (editable) pointed at this checkout"
+    install_editable
+  fi
   build_kernels
   exit 0
 fi
@@ -78,7 +92,7 @@ fi
 
 log "OpenMMLab libraries, test tools and mmhad (editable)"
 pip_install -r "$ROOT/requirements/runtime.txt" -r "$ROOT/requirements/tests.txt"
-pip_install --no-deps --no-build-isolation -e "$ROOT"
+install_editable
 # A later resolve must never leave setuptools>=82 behind (mmengine needs pkg_resources).
 pip_install "setuptools"
 
