@@ -479,7 +479,7 @@ class AdaptiveCrossHadamard(BaseModule):
         when there is none to hand over: not in deploy form, a CrossHadaNorm (its scale
         is per sample), a norm without a scale, a zero in ``s``, or folded already."""
         scale = self.deploy_scale
-        if self.deploy_shift is None or scale is None or scale.dim() != 1 \
+        if self.deploy_shift is None or scale is None \
                 or not bool(torch.isfinite(scale).all() and (scale != 0).all()):
             return None
         self.deploy_shift = self.deploy_shift / scale
