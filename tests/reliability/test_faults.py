@@ -17,12 +17,14 @@ import math
 import os
 import os.path as osp
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import time
+import warnings
 
 import pytest
 import torch
@@ -126,10 +128,63 @@ def test_kill9_then_resume_matches_uninterrupted_run(tmp_path):
 
 
 # --------------------------------------------------------------------- distributed
+# A rank of a 2-process gloo run has been seen to abort in torch's C++ teardown
+# (std::terminate, SIGABRT) after its work was done: two tests 5 s apart in one of four
+# full runs of this suite on 2026-12-07 (torch 2.13, a 2-core VM), none in 20 reruns of
+# them. That is torch's exit path, not what these tests check, so such a run is repeated
+# once from scratch on a new port; any other failure, or the abort again, fails the test.
+GLOO_EXIT_ABORT = 'terminate called without an active exception'
+
+
+def run_two_processes(make_cmd, cwd, fresh=lambda: None):
+    """``run(*make_cmd(port), ...)`` with a free port; once more after a gloo exit abort
+    (``fresh()`` first removes what the aborted run wrote)."""
+    for attempt in (1, 2):
+        cmd, extra_env = make_cmd(free_port())
+        try:
+            return run(cmd, cwd, extra_env=extra_env)
+        except AssertionError as err:
+            if attempt == 2 or GLOO_EXIT_ABORT not in str(err):
+                raise
+            warnings.warn(f'a rank aborted in gloo teardown; running again: {cmd}')
+            fresh()
+
+
+def test_a_gloo_exit_abort_is_run_again_once(tmp_path):
+    """The retry above: after the abort's message, once; never after another failure."""
+    def script(fail_times, message):
+        # fails (printing ``message``) on its first ``fail_times`` runs, then prints ok
+        return [sys.executable, '-c', textwrap.dedent(f"""
+            import os, sys
+            n = len(os.listdir({str(tmp_path)!r}))
+            open(os.path.join({str(tmp_path)!r}, str(n)), 'w').close()
+            if n < {fail_times}:
+                sys.exit({message!r})
+            print('ok')""")]
+
+    def attempts():
+        count = len(os.listdir(tmp_path))
+        for name in os.listdir(tmp_path):
+            os.remove(tmp_path / name)
+        return count
+
+    fresh = []
+    out = run_two_processes(lambda port: (script(1, GLOO_EXIT_ABORT), {}), str(tmp_path),
+                            fresh=lambda: fresh.append(1))
+    assert 'ok' in out and attempts() == 2 and fresh == [1]
+    with pytest.raises(AssertionError, match=GLOO_EXIT_ABORT):  # the abort twice
+        run_two_processes(lambda port: (script(2, GLOO_EXIT_ABORT), {}), str(tmp_path))
+    assert attempts() == 2
+    with pytest.raises(AssertionError, match='rank 1: mismatch'):  # not run again
+        run_two_processes(lambda port: (script(1, 'rank 1: mismatch'), {}), str(tmp_path))
+    assert attempts() == 1
+
+
 def dist_train(config, work, cwd, *options):
     cmd = ['bash', osp.join(REPO, 'tools/dist_train.sh'), config, '2', '--work-dir', work,
            '--cfg-options', *options]
-    return run(cmd, cwd, extra_env=dict(PORT=str(free_port())))
+    return run_two_processes(lambda port: (cmd, dict(PORT=str(port))), cwd,
+                             fresh=lambda: shutil.rmtree(work, ignore_errors=True))
 
 
 def assert_ddp_sync_bn(log):
@@ -224,9 +279,10 @@ def run_on_two_gloo_processes(tmp_path, script_text: str, marker: str):
     ``marker``."""
     script = tmp_path / 'check.py'
     script.write_text(script_text)
-    out = run([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
-               f'--master_port={free_port()}', str(script)], str(tmp_path),
-              extra_env=dict(PYTHONPATH=REPO))
+    out = run_two_processes(
+        lambda port: ([sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+                       f'--master_port={port}', str(script)], dict(PYTHONPATH=REPO)),
+        str(tmp_path))
     assert out.count(marker) == 2, out[-3000:]
 
 
