@@ -18,7 +18,8 @@ def switch_to_deploy(model: nn.Module) -> nn.Module:
     """Turn ``model`` into its inference form, in place and once (idempotent).
 
     Every sub-module with its own ``switch_to_deploy`` folds what only it knows (EMO's
-    input BN into the following 1x1 conv, EfficientMod's layer scale into its projection
+    input BN into the following 1x1 conv and its small-window attention run as plain
+    matmuls, EfficientMod's layer scale into its projection
     and each Linear followed by GELU into one :class:`~mmhad.models.layers.LinearGELU`,
     its downsampling conv weights stored in the channels-last layout they run in,
     ACH's BatchNorms into its conv and its product norm into constants, the scale of which

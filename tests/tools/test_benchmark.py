@@ -3,6 +3,7 @@ package tools/analysis/benchmarking/ (meters, whole-config runner, report, model
 import importlib.util
 import json
 import os.path as osp
+import platform
 import re
 import subprocess
 import sys
@@ -186,6 +187,34 @@ def test_peak_memory_sees_an_allocation():
     assert mem.method in ('VmHWM-VmRSS', 'ru_maxrss')
     if mem.method == 'VmHWM-VmRSS':  # ru_maxrss only sees a new process-wide peak
         assert 60 * 2**20 <= mem.peak < 200 * 2**20, mem.peak
+
+
+# A 24 MiB tensor freed: is its memory handed back to the kernel? (a fresh process each,
+# so that steady_heap() does not change the allocator of this one)
+FREE_24_MIB = '''
+import sys, torch
+sys.path.insert(0, {repo!r})
+from tools.analysis.benchmarking import meters
+applied = meters.steady_heap() if {steady} else None
+x = torch.ones(6 * 1024 * 1024)
+before = meters._proc_status_kib('VmRSS')
+del x
+print(applied, (before - meters._proc_status_kib('VmRSS')) / 1024)
+'''
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux') or
+                    platform.libc_ver()[0] != 'glibc', reason='glibc and /proc only')
+def test_steady_heap_keeps_freed_memory_mapped():
+    def released_mib(steady):
+        out = subprocess.run([sys.executable, '-c', FREE_24_MIB.format(
+            repo=REPO, steady=steady)], capture_output=True, text=True, check=True)
+        applied, mib = out.stdout.split()
+        return applied, float(mib)
+
+    assert released_mib(False)[1] > 20  # glibc's default: mmap'd, unmapped when freed
+    applied, mib = released_mib(True)
+    assert applied == 'True' and mib < 4  # kept for the next allocation
 
 
 def test_whole_config_runner_on_a_package_config():

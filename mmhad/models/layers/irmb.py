@@ -56,9 +56,21 @@ def emo_pad_to_window(x: Tensor, window: tuple) -> Tensor:
     return x
 
 
+# Windows of at most this many tokens are attended with plain matmuls in the deploy form
+# on CPU (``explicit_max_tokens``): at EMO's 7x7 windows (and the 10x10 of its detection
+# configs) SDPA's fused kernel has a fixed per-call cost that the three plain kernels do
+# not (EMO-6m at 224x224, batch 1, 2 threads: its 9 attention calls 1.1 vs 1.9 ms; the
+# whole backbone 0.93-1.00x, tools/analysis/README.md), and one window's N x N matrix
+# is small. Larger windows (a global window over a big map) keep the fused kernel,
+# linear in memory; at 16x16 windows it was the faster one again (1.04-1.28x).
+EXPLICIT_ATTENTION_MAX_TOKENS = 100
+PLAIN_ATTENTION_CHUNK_ELEMENTS = 2 ** 20  # 4 MiB of float32 scores per chunk
+
+
 def emo_grid_window_attention(q: Tensor, k: Tensor, v: Tensor, num_heads: int,
                               window: tuple, dropout_p: float = 0.,
-                              scale: Optional[float] = None) -> Tensor:
+                              scale: Optional[float] = None,
+                              explicit_max_tokens: int = 0) -> Tensor:
     """Multi-head attention inside EMO's windows, on NCHW maps.
 
     ``q``, ``k``: ``(B, C, H, W)``; ``v``: ``(B, Cv, H, W)`` (``Cv`` may differ from ``C``,
@@ -72,7 +84,11 @@ def emo_grid_window_attention(q: Tensor, k: Tensor, v: Tensor, num_heads: int,
     ``n2`` columns apart (a dilated grid spanning the map), not in one contiguous patch.
     Computed with ``F.scaled_dot_product_attention`` (default scale ``head_dim**-0.5`` of
     the q/k heads); q/k or v are zero-padded to one head size so that its fused kernel,
-    linear in memory, runs whatever the value width. Returns ``(B, Cv, H, W)``.
+    linear in memory, runs whatever the value width. Windows of at most
+    ``explicit_max_tokens`` tokens (``0``: none) are computed on the CPU as
+    ``softmax(s q k^T) v`` with plain matmuls instead, without dropout (the deploy form's
+    choice, :data:`EXPLICIT_ATTENTION_MAX_TOKENS`; measured on CPUs only, so other devices
+    keep the fused kernel). Returns ``(B, Cv, H, W)``.
     """
     B, C, H, W = q.shape
     Cv = v.shape[1]
@@ -93,6 +109,10 @@ def emo_grid_window_attention(q: Tensor, k: Tensor, v: Tensor, num_heads: int,
 
     d, dv = C // num_heads, Cv // num_heads
     q, k, v = split(q), split(k), split(v)
+    scale = d ** -0.5 if scale is None else scale
+    if wh * ww <= explicit_max_tokens and dropout_p == 0 and q.device.type == 'cpu':
+        out = _plain_attention(q, k, v, scale)
+        return _merge_windows(out, B, n1, n2, num_heads, wh, ww, dv)
     # PyTorch's fused (flash) kernels need one head size for q, k and v; an expanded
     # value (attn_pre=False) would fall back to the math kernel, which builds the N x N
     # matrix (quadratic memory with global windows). Zero channels appended to q and k
@@ -102,12 +122,34 @@ def emo_grid_window_attention(q: Tensor, k: Tensor, v: Tensor, num_heads: int,
         q, k = F.pad(q, (0, dv - d)), F.pad(k, (0, dv - d))
     elif dv < d:
         v = F.pad(v, (0, d - dv))
-    out = F.scaled_dot_product_attention(
-        q, k, v, dropout_p=dropout_p, scale=d ** -0.5 if scale is None else scale)
-    out = out[..., :dv]
+    out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=scale)
+    return _merge_windows(out[..., :dv], B, n1, n2, num_heads, wh, ww, dv)
+
+
+def _plain_attention(q: Tensor, k: Tensor, v: Tensor, scale: float) -> Tensor:
+    """``softmax(scale q k^T) v`` over ``(windows, heads, N, d)``, in chunks of windows
+    whose ``N x N`` matrices hold at most :data:`PLAIN_ATTENTION_CHUNK_ELEMENTS` floats
+    (so that one chunk's scores stay in cache; all at once they took 1.8x the fused
+    kernel's time at 64 windows of 10x10)."""
+    per_window = q.shape[1] * q.shape[2] * k.shape[2]
+    step = max(1, PLAIN_ATTENTION_CHUNK_ELEMENTS // per_window)
+
+    def attend(sl: slice) -> Tensor:
+        scores = (q[sl] * scale) @ k[sl].transpose(-2, -1)
+        return scores.softmax(dim=-1) @ v[sl]
+
+    if step >= q.shape[0]:
+        return attend(slice(None))
+    return torch.cat([attend(slice(i, i + step)) for i in range(0, q.shape[0], step)])
+
+
+def _merge_windows(out: Tensor, B: int, n1: int, n2: int, num_heads: int, wh: int,
+                   ww: int, dv: int) -> Tensor:
+    """``(B * n1 * n2, heads, wh * ww, dv)`` window outputs back to the NCHW map
+    ``(B, heads * dv, wh * n1, ww * n2)``: the inverse of the split above."""
     # (B, n1, n2, heads, wh, ww, dv) -> (B, heads, dv, wh, n1, ww, n2)
     out = out.reshape(B, n1, n2, num_heads, wh, ww, dv)
-    return out.permute(0, 3, 6, 4, 1, 5, 2).reshape(B, Cv, H, W)
+    return out.permute(0, 3, 6, 4, 1, 5, 2).reshape(B, num_heads * dv, wh * n1, ww * n2)
 
 
 
@@ -243,6 +285,7 @@ class iRMB(BaseModule):  # noqa: N801  (the paper's name)
             self.window_size = window_size
             self.attn_pre = attn_pre
             self.attn_drop_rate = attn_drop_rate
+            self.explicit_attention_max_tokens = 0  # switch_to_deploy() sets it
             self.qk = ConvModule(in_channels, 2 * in_channels, 1, bias=qkv_bias,
                                  act_cfg=None)
         if use_attn or v_proj:
@@ -274,7 +317,8 @@ class iRMB(BaseModule):  # noqa: N801  (the paper's name)
         value = x if self.attn_pre else self.v(x)
         x = emo_grid_window_attention(
             q, k, value, self.num_heads, window,
-            dropout_p=self.attn_drop_rate if self.training else 0.)
+            dropout_p=self.attn_drop_rate if self.training else 0.,
+            explicit_max_tokens=self.explicit_attention_max_tokens)
         x = x[:, :, :H, :W]
         # v is a 1x1 conv + activation: applying it per pixel after un-windowing equals
         # applying it per window
@@ -284,7 +328,11 @@ class iRMB(BaseModule):  # noqa: N801  (the paper's name)
     def switch_to_deploy(self) -> None:
         """Fold a BatchNorm input norm into the 1x1 ``v`` conv it feeds (blocks without
         attention): ``W (s x + t) + b = (W s) x + (W t + b)``. The residual reads the
-        un-normalised input, so nothing else sees the norm."""
+        un-normalised input, so nothing else sees the norm. Attention blocks attend
+        over windows of up to :data:`EXPLICIT_ATTENTION_MAX_TOKENS` tokens with plain
+        matmuls (see :func:`emo_grid_window_attention`)."""
+        if self.use_attn:
+            self.explicit_attention_max_tokens = EXPLICIT_ATTENTION_MAX_TOKENS
         norm, conv = self.norm, getattr(self.v, 'conv', None)
         if self.use_attn or not isinstance(norm, nn.modules.batchnorm._BatchNorm) \
                 or conv is None or conv.kernel_size != (1, 1) or conv.groups != 1:

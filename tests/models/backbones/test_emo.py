@@ -15,7 +15,8 @@ from mmengine.config import Config
 
 import mmhad  # noqa: F401  (registers EMO)
 from mmhad.models.backbones.emo import EMO
-from mmhad.models.layers.irmb import (emo_grid_window_attention, emo_pad_to_window,
+from mmhad.models.layers.irmb import (EXPLICIT_ATTENTION_MAX_TOKENS,
+                                      emo_grid_window_attention, emo_pad_to_window,
                                       emo_window_shape, iRMB)
 from mmhad.utils.converters.emo import convert_emo
 from tests.helpers import fill_state_dict_bn, seeded_input, state_dict_checksum
@@ -155,9 +156,11 @@ def reference_window_attention(q, k, v, num_heads, window):
     return out
 
 
+@pytest.mark.parametrize('explicit_max_tokens', [0, 10 ** 6])  # fused kernel, matmuls
 @pytest.mark.parametrize('value_channels', [12, 8, 4])  # wider, equal, narrower heads
 @pytest.mark.parametrize('window_size', [3, 7, 0, None])
-def test_grid_window_attention_matches_reference(window_size, value_channels):
+def test_grid_window_attention_matches_reference(window_size, value_channels,
+                                                 explicit_max_tokens):
     torch.manual_seed(0)
     x = torch.randn(2, 8, 10, 13)
     window = emo_window_shape(window_size, 10, 13)
@@ -169,27 +172,72 @@ def test_grid_window_attention_matches_reference(window_size, value_channels):
         assert x.shape[-2:] == (10, 13)
     q, k = torch.randn_like(x), torch.randn_like(x)
     v = torch.randn(2, value_channels, *x.shape[-2:])
-    ours = emo_grid_window_attention(q, k, v, 4, window)
+    ours = emo_grid_window_attention(q, k, v, 4, window,
+                                     explicit_max_tokens=explicit_max_tokens)
     torch.testing.assert_close(ours, reference_window_attention(q, k, v, 4, window))
     with pytest.raises(ValueError, match='not a multiple of the window'):
         emo_grid_window_attention(q[..., :-1], k[..., :-1], v[..., :-1], 4, (3, 3))
 
 
+def test_plain_attention_in_chunks_of_windows_matches_reference(monkeypatch):
+    """Many windows: the deploy form's plain matmuls run in chunks of windows (here 3 a
+    chunk, 4 heads x 9 x 9 scores each; 40 windows, so the last chunk is shorter) with the
+    same result."""
+    import mmhad.models.layers.irmb as irmb
+    monkeypatch.setattr(irmb, 'PLAIN_ATTENTION_CHUNK_ELEMENTS', 3 * 4 * 9 * 9)
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 8, 12, 15) for _ in range(3))  # 2 x 4 x 5 = 40 windows
+    ours = emo_grid_window_attention(q, k, v, 4, (3, 3), explicit_max_tokens=9)
+    torch.testing.assert_close(ours, reference_window_attention(q, k, v, 4, (3, 3)))
+
+
+def attention_kernels(block, x):
+    """The names of the attention kernels ``block(x)`` runs (torch profiler)."""
+    with torch.inference_mode(), torch.profiler.profile(
+            activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        block(x)
+    return {e.key for e in prof.key_averages() if 'scaled_dot_product' in e.key}
+
+
+@pytest.mark.parametrize('deploy', [False, True])
 @pytest.mark.parametrize('attn_pre', [True, False])
-def test_global_attention_runs_the_fused_kernel(attn_pre):
+def test_global_attention_runs_the_fused_kernel(attn_pre, deploy):
     """Memory linear in tokens: with global windows and an expanded value
     (attn_pre=False, value heads wider than q/k) the attention must still run SDPA's fused
-    flash kernel, never the math fallback that builds the N x N matrix."""
+    flash kernel, never the math fallback that builds the N x N matrix; in the deploy form
+    too, whose explicit matmuls are for small windows only."""
     torch.manual_seed(0)
     block = iRMB(16, 16, expand_ratio=2, use_attn=True, head_dim=4, window_size=None,
                  attn_pre=attn_pre, norm_cfg=dict(type='LN2d', eps=1e-6),
                  act_cfg=dict(type='GELU')).eval()
-    with torch.inference_mode(), torch.profiler.profile(
-            activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-        block(torch.randn(1, 16, 24, 20))
-    kernels = {e.key for e in prof.key_averages() if 'scaled_dot_product' in e.key}
+    if deploy:
+        block.switch_to_deploy()
+    x = torch.randn(1, 16, 24, 20)  # 480 tokens in the one window
+    assert 24 * 20 > EXPLICIT_ATTENTION_MAX_TOKENS
+    kernels = attention_kernels(block, x)
     assert not any('math' in k for k in kernels), kernels
     assert any('flash' in k for k in kernels), kernels
+
+
+@pytest.mark.parametrize('attn_pre', [True, False])
+def test_deploy_form_attends_small_windows_with_plain_matmuls(attn_pre):
+    """EMO's 7x7 windows (and the 10x10 of its detection configs) in the deploy form: no
+    SDPA call, the same output as the training form's fused kernel."""
+    torch.manual_seed(0)
+    block = iRMB(16, 16, expand_ratio=2, use_attn=True, head_dim=4, window_size=10,
+                 attn_pre=attn_pre, norm_cfg=dict(type='LN2d', eps=1e-6),
+                 act_cfg=dict(type='GELU')).eval()
+    x = torch.randn(2, 16, 23, 17)  # padded to 30 x 20: six 10 x 10 windows
+    assert attention_kernels(block, x)  # the training form: SDPA
+    with torch.no_grad():
+        expected = block(x)
+    block.switch_to_deploy()
+    assert block.explicit_attention_max_tokens == EXPLICIT_ATTENTION_MAX_TOKENS >= 100
+    assert not attention_kernels(block, x)
+    with torch.no_grad():
+        torch.testing.assert_close(block(x), expected, rtol=1e-5, atol=1e-6)
+    block.switch_to_deploy()  # idempotent
+    assert block.explicit_attention_max_tokens == EXPLICIT_ATTENTION_MAX_TOKENS
 
 
 @pytest.mark.parametrize('attn_pre', [True, False])
