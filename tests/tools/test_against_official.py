@@ -24,16 +24,14 @@ from tools.analysis import against_official as tool  # noqa: E402
 DATA = osp.join(REPO, 'tests', 'data')
 
 # A stand-in for an official model file: the official keys, mmhad's computation (plus
-# OFFSET, to fake a model that is not the same function), SLEEP seconds slower.
+# OFFSET, to fake a model that is not the same function).
 STAND_IN = '''
-import time
 import torch
 from torch import nn
 {imports}
 
 KEYS = {keys!r}
 OFFSET = {offset!r}
-SLEEP = {sleep!r}
 
 
 class StandIn(nn.Module):
@@ -61,18 +59,17 @@ class StandIn(nn.Module):
             self.__dict__['ours'] = ours  # not a sub-module: keeps the official keys
         with torch.no_grad():
             logits = self.ours(x, mode='tensor') + OFFSET
-        time.sleep(SLEEP)
         return {wrap}
 '''
 
 
-def write_efficientmod(root, offset=0., imports='', sleep=0.):
+def write_efficientmod(root, offset=0., imports=''):
     keys = json.load(open(osp.join(DATA, 'efficientmod_official.json')))['keys']['xxs']
     path = osp.join(root, 'models', 'EfficientMod.py')
     (root / 'models').mkdir(parents=True)
     code = STAND_IN.format(
         imports=imports + '\nfrom mmhad.utils.converters.efficientmod import '
-        'convert_efficientmod', keys=keys, offset=offset, sleep=sleep,
+        'convert_efficientmod', keys=keys, offset=offset,
         config=osp.join(REPO, 'configs/efficientmod/efficientmod-xxs_8xb256-310e_in1k.py'),
         convert='convert_efficientmod', wrap='logits')
     with open(path, 'w') as f:
@@ -89,7 +86,7 @@ def write_emo(root):
     (root / 'model' / 'basic_modules.py').write_text('SCALE = 1.0\n')
     code = STAND_IN.format(
         imports='from model import MODEL\nfrom model.basic_modules import SCALE\n'
-        'from mmhad.utils.converters.emo import convert_emo', keys=keys, offset=0., sleep=0.,
+        'from mmhad.utils.converters.emo import convert_emo', keys=keys, offset=0.,
         config=osp.join(REPO, 'configs/emo/emo-1m_8xb256-300e_in1k.py'),
         convert='convert_emo', wrap="{'out': logits * SCALE, 'out_kd': logits}")
     (root / 'model' / 'emo.py').write_text(
@@ -109,6 +106,7 @@ def test_times_both_models_and_reports_the_paired_ratio(family, arch, write, tmp
                                                         capsys):
     root = write(tmp_path / 'official')
     out_json = tmp_path / 'ratios.json'
+    users_model = sys.modules.get('model')
     results, out = run_tool(['--family', family, '--official-root', root, '--archs', arch,
                              '--sizes', '32', '--batch-sizes', '1', '2', '--rounds', '3',
                              '--calls', '1', '--out', str(out_json)], capsys)
@@ -126,7 +124,15 @@ def test_times_both_models_and_reports_the_paired_ratio(family, arch, write, tmp
     saved = json.loads(out_json.read_text())
     assert saved['results'][arch]['cases']['32x32/b2']['rounds'] == 3
     # EMO's stand-in `model` package does not stay behind to shadow another one
-    assert 'model' not in sys.modules
+    assert sys.modules.get('model') is users_model
+
+
+def test_emo_loader_puts_another_model_package_back(tmp_path, monkeypatch):
+    users = type(sys)('model')
+    monkeypatch.setitem(sys.modules, 'model', users)
+    module = tool.load_official_module('emo', write_emo(tmp_path / 'official'))
+    assert callable(module.EMO_1M)
+    assert sys.modules['model'] is users
 
 
 def test_perturbed_weights_are_seeded_and_touch_bn_statistics():
@@ -142,15 +148,23 @@ def test_perturbed_weights_are_seeded_and_touch_bn_statistics():
     assert (a[1].running_var >= 0.5).all()  # still a valid variance
 
 
-def test_the_ratio_is_mmhad_over_official(tmp_path, capsys):
-    # the stand-in sleeps 0.2 s a call: far slower than mmhad's xxs on a 32x32 input
-    root = write_efficientmod(tmp_path / 'official', sleep=0.2)
+def test_the_ratio_is_mmhad_over_official(tmp_path, capsys, monkeypatch):
+    # rounds that take 0.2 s for the official model and 0.05 s for mmhad's, by fiat
+    def fake_rounds(fns, rounds, calls, warmup=1):
+        for fn in fns.values():
+            fn()  # both forwards still run
+        return {'official': [0.2] * rounds, 'mmhad': [0.05] * rounds}
+
+    monkeypatch.setattr(tool, 'interleaved_rounds', fake_rounds)
+    root = write_efficientmod(tmp_path / 'official')
     results, out = run_tool(['--family', 'efficientmod', '--official-root', root,
                              '--sizes', '32', '--batch-sizes', '1', '--rounds', '2',
-                             '--calls', '1', '--archs', 'xxs'], capsys)
+                             '--archs', 'xxs'], capsys)
     stats = results['xxs']['cases'][(32, 1)]
-    assert stats['official_ms'] >= 200 > stats['mmhad_ms']
-    assert stats['median'] < 1
+    assert stats['median'] == pytest.approx(0.25)
+    assert stats['official_ms'] == pytest.approx(200) and \
+        stats['mmhad_ms'] == pytest.approx(50)
+    assert '0.25 (0.25-0.25); 50.0 / 200.0 ms' in out
     assert '1 of 1 cases within 0.8x' in out
 
 
@@ -177,6 +191,9 @@ def test_missing_files_and_dependencies_say_what_to_do(tmp_path):
     (['--archs', 'xl'], r"unknown efficientmod arch\(s\) \['xl'\]"),
     (['--rounds', '0'], '--rounds must be >= 1'),
     (['--batch-sizes', '1', '0'], '--batch-sizes must be >= 1'),
+    (['--threads', '0'], '--threads must be >= 1'),
+    (['--rtol', '0'], '--rtol must be > 0'),
+    (['--out', '/nonexistent-folder/x.json'], 'its folder does not exist'),
 ])
 def test_argument_validation(argv, match, capsys):
     with pytest.raises(SystemExit):

@@ -2,6 +2,7 @@
 package tools/analysis/benchmarking/ (meters, whole-config runner, report, model zoo)."""
 import importlib.util
 import json
+import os
 import os.path as osp
 import platform
 import re
@@ -206,13 +207,19 @@ print(applied, (before - meters._proc_status_kib('VmRSS')) / 1024)
 @pytest.mark.skipif(not sys.platform.startswith('linux') or
                     platform.libc_ver()[0] != 'glibc', reason='glibc and /proc only')
 def test_steady_heap_keeps_freed_memory_mapped():
+    # glibc's defaults: no allocator preloaded, no malloc settings from the environment
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(('MALLOC_', 'GLIBC_TUNABLES', 'LD_PRELOAD'))}
+
     def released_mib(steady):
         out = subprocess.run([sys.executable, '-c', FREE_24_MIB.format(
-            repo=REPO, steady=steady)], capture_output=True, text=True, check=True)
+            repo=REPO, steady=steady)], capture_output=True, text=True, check=True,
+            env=env)
         applied, mib = out.stdout.split()
         return applied, float(mib)
 
-    assert released_mib(False)[1] > 20  # glibc's default: mmap'd, unmapped when freed
+    if released_mib(False)[1] < 20:  # mmap'd and unmapped when freed, by default
+        pytest.skip('this malloc keeps a freed 24 MiB block anyway: nothing to compare')
     applied, mib = released_mib(True)
     assert applied == 'True' and mib < 4  # kept for the next allocation
 

@@ -94,6 +94,15 @@ def _import_file(name, path):
         del sys.modules[name]
         raise OfficialCodeError(f'importing the official {path!r} failed ({exc}); '
                                 f'{OFFSITE_HINT}.') from None
+    except Exception as exc:  # noqa: BLE001  (another version of it, or of timm)
+        del sys.modules[name]
+        raise OfficialCodeError(
+            f'importing the official {path!r} failed ({type(exc).__name__}: {exc}); the '
+            'tool was written against zhangzjn/EMO 27d9b40 and ma-xu/EfficientMod ec04df6 '
+            'with timm 0.6.13.') from None
+    package, _, leaf = name.rpartition('.')
+    if package in sys.modules:  # `import model.emo` then `model.emo.X` works too
+        setattr(sys.modules[package], leaf, module)
     return module
 
 
@@ -143,12 +152,13 @@ def perturb_(model, seed, scale=0.02):
     return model
 
 
-def build_pair(family, arch, official_module, seed=0, rtol=1e-4, check_size=224):
+def build_pair(family, arch, official_module, seed=0, rtol=1e-4, check_sizes=(224,)):
     """``(official, mmhad, error)``: the official eval-mode classifier (weights
     perturbed, :func:`perturb_`), mmhad's deploy-form classifier with the converted
     weights, and their largest logit difference relative to the largest official logit
-    on a seeded ``2 x 3 x check_size x check_size`` input; raises
-    :class:`OfficialCodeError` above ``rtol``."""
+    on seeded ``2 x 3 x S x S`` inputs, ``S`` each of ``check_sizes`` (the sizes to be
+    timed: EMO pads its windows at some); raises :class:`OfficialCodeError` above
+    ``rtol``."""
     from mmhad.models import switch_to_deploy
     from mmhad.utils.config_model import build_model, load_model_config
     from mmhad.utils.converters.efficientmod import convert_efficientmod
@@ -165,19 +175,22 @@ def build_pair(family, arch, official_module, seed=0, rtol=1e-4, check_size=224)
         arch=arch.replace('_', '-')))))
     ours.load_state_dict(convert(official.state_dict()), strict=True)
     switch_to_deploy(ours)
-    x = torch.randn(2, 3, check_size, check_size,
-                    generator=torch.Generator().manual_seed(seed + 1))
-    with torch.inference_mode():
-        expected = spec['logits'](official(x))
-        got = ours(x, mode='tensor')
-    error = ((got - expected).abs().max() / expected.abs().max()).item()
-    if not math.isfinite(error) or error > rtol:
-        raise OfficialCodeError(
-            f'{family}-{arch}: mmhad\'s deploy form differs from the official model by '
-            f'{error:.3g} (relative to the largest logit; allowed {rtol:g}): not the same '
-            'function, so its time is not comparable (a changed official file, or a '
-            'converter / deploy bug: tests/models/backbones/ has the parity tests).')
-    return official, ours, error
+    errors = []
+    for size in check_sizes:
+        x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(seed + 1))
+        with torch.inference_mode():
+            expected = spec['logits'](official(x))
+            got = ours(x, mode='tensor')
+        error = ((got - expected).abs().max() / expected.abs().max()).item()
+        if not math.isfinite(error) or error > rtol:
+            raise OfficialCodeError(
+                f'{family}-{arch}: mmhad\'s deploy form differs from the official model '
+                f'by {error:.3g} at {size}x{size} (relative to the largest logit; allowed '
+                f'{rtol:g}): not the same function, so its time is not comparable (a '
+                'changed official file, or a converter / deploy bug: tests/models/'
+                'backbones/ has the parity tests).')
+        errors.append(error)
+    return official, ours, max(errors)
 
 
 def time_pair(family, official, ours, sizes, batch_sizes, rounds, calls, warmup=2):
@@ -242,7 +255,8 @@ def parse_args(argv=None):
     parser.add_argument('--steady-heap', action='store_true',
                         help='keep freed memory in the heap (glibc), as in a warm '
                              'long-running process: no fresh pages faulted in per forward')
-    parser.add_argument('--out', help='also write the raw numbers here (JSON)')
+    parser.add_argument('--out', help='also write every case\'s ratio statistics and '
+                                      'median times here (JSON)')
     args = parser.parse_args(argv)
     archs = list(FAMILIES[args.family]['factories'])
     args.archs = args.archs or archs
@@ -250,10 +264,17 @@ def parse_args(argv=None):
     if unknown:
         parser.error(f'--archs: unknown {args.family} arch(s) {unknown}; choose from '
                      f'{archs}.')
-    for name in ('sizes', 'batch_sizes', 'rounds', 'calls'):
+    for name in ('sizes', 'batch_sizes', 'rounds', 'calls', 'threads'):
         values = getattr(args, name)
-        if min(values if isinstance(values, list) else [values]) < 1:
+        if values is not None and min(values if isinstance(values, list) else
+                                      [values]) < 1:
             parser.error(f'--{name.replace("_", "-")} must be >= 1, got {values}.')
+    for name in ('rtol', 'target'):
+        if not getattr(args, name) > 0:
+            parser.error(f'--{name} must be > 0, got {getattr(args, name)}.')
+    if args.out and not osp.isdir(osp.dirname(osp.abspath(args.out))):
+        parser.error(f'--out {args.out!r}: its folder does not exist (checked before '
+                     'the run, so that no timing is lost).')
     return args
 
 
@@ -262,33 +283,37 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.steady_heap and not steady_heap():
-        sys.exit('error: --steady-heap needs glibc (mallopt), which this system lacks.')
+        sys.exit('error: --steady-heap needs glibc\'s mallopt(), which is missing here or '
+                 'refused the settings; run without it.')
+    header = [f'{cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} '
+              f'threads; {args.rounds} rounds x {args.calls} calls per case, float32, '
+              f'torch.inference_mode(){"; steady heap" if args.steady_heap else ""}; '
+              f'official code from {args.official_root}']
+    results, failure = {}, None
     try:
         module = load_official_module(args.family, osp.abspath(
             osp.expanduser(args.official_root)))
-        results = {}
         for arch in args.archs:
             official, ours, error = build_pair(args.family, arch, module, args.seed,
-                                               args.rtol)
+                                               args.rtol, args.sizes)
             cases = time_pair(args.family, official, ours, args.sizes, args.batch_sizes,
                               args.rounds, args.calls)
             results[arch] = dict(error=error, cases=cases)
             print(f'{args.family}-{arch}: done (logits equal to {error:.1e})',
                   file=sys.stderr)
     except OfficialCodeError as exc:
-        sys.exit(f'error: {exc}')
-    header = [f'{cpu_name()}, torch {torch.__version__}, {torch.get_num_threads()} '
-              f'threads; {args.rounds} rounds x {args.calls} calls per case, float32, '
-              f'torch.inference_mode(){"; steady heap" if args.steady_heap else ""}; '
-              f'official code from {args.official_root}']
-    print(report(args.family, results, args.sizes, args.batch_sizes, args.target,
-                 header))
-    if args.out:
+        failure = f'error: {exc}'
+    if results:  # what was timed before a failure is kept
+        print(report(args.family, results, args.sizes, args.batch_sizes, args.target,
+                     header))
+    if results and args.out:
         with open(args.out, 'w') as f:
             json.dump(dict(family=args.family, header=header, target=args.target,
                            results={a: dict(error=r['error'], cases={
                                f'{s}x{s}/b{b}': st for (s, b), st in r['cases'].items()})
                                for a, r in results.items()}), f, indent=1)
+    if failure:
+        sys.exit(failure)
     return results
 
 

@@ -59,7 +59,7 @@ def emo_pad_to_window(x: Tensor, window: tuple) -> Tensor:
 # Windows of at most this many tokens are attended with plain matmuls in the deploy form
 # on CPU (``explicit_max_tokens``): at EMO's 7x7 windows (and the 10x10 of its detection
 # configs) SDPA's fused kernel has a fixed per-call cost that the three plain kernels do
-# not (EMO-6m at 224x224, batch 1, 2 threads: its 9 attention calls 1.1 vs 1.9 ms; the
+# not (EMO-6m at 224x224, batch 1, 2 threads: its 10 attention calls 1.1 vs 1.9 ms; the
 # whole backbone 0.93-1.00x, tools/analysis/README.md), and one window's N x N matrix
 # is small. Larger windows (a global window over a big map) keep the fused kernel,
 # linear in memory; at 16x16 windows it was the faster one again (1.04-1.28x).
@@ -88,7 +88,8 @@ def emo_grid_window_attention(q: Tensor, k: Tensor, v: Tensor, num_heads: int,
     ``explicit_max_tokens`` tokens (``0``: none) are computed on the CPU as
     ``softmax(s q k^T) v`` with plain matmuls instead, without dropout (the deploy form's
     choice, :data:`EXPLICIT_ATTENTION_MAX_TOKENS`; measured on CPUs only, so other devices
-    keep the fused kernel). Returns ``(B, Cv, H, W)``.
+    keep the fused kernel, and so does a traced or exported graph). Returns
+    ``(B, Cv, H, W)``.
     """
     B, C, H, W = q.shape
     Cv = v.shape[1]
@@ -110,7 +111,10 @@ def emo_grid_window_attention(q: Tensor, k: Tensor, v: Tensor, num_heads: int,
     d, dv = C // num_heads, Cv // num_heads
     q, k, v = split(q), split(k), split(v)
     scale = d ** -0.5 if scale is None else scale
-    if wh * ww <= explicit_max_tokens and dropout_p == 0 and q.device.type == 'cpu':
+    if wh * ww <= explicit_max_tokens and dropout_p == 0 and q.device.type == 'cpu' and \
+            not (torch.jit.is_tracing() or torch.onnx.is_in_onnx_export()):
+        # (a traced graph keeps the fused op: the chunking below is cut along batch x
+        # windows, which tracing would freeze at the traced batch size)
         out = _plain_attention(q, k, v, scale)
         return _merge_windows(out, B, n1, n2, num_heads, wh, ww, dv)
     # PyTorch's fused (flash) kernels need one head size for q, k and v; an expanded

@@ -7,6 +7,7 @@ import copy
 import functools
 import json
 import math
+import warnings
 from pathlib import Path
 
 import pytest
@@ -189,6 +190,22 @@ def test_plain_attention_in_chunks_of_windows_matches_reference(monkeypatch):
     q, k, v = (torch.randn(2, 8, 12, 15) for _ in range(3))  # 2 x 4 x 5 = 40 windows
     ours = emo_grid_window_attention(q, k, v, 4, (3, 3), explicit_max_tokens=9)
     torch.testing.assert_close(ours, reference_window_attention(q, k, v, 4, (3, 3)))
+
+
+def test_traced_deploy_form_keeps_the_batch_dynamic(monkeypatch):
+    """A traced (or ONNX-exported) deploy form runs the fused op: the plain path's
+    chunks are cut along batch x windows, which a trace would freeze at its batch size."""
+    import mmhad.models.layers.irmb as irmb
+    monkeypatch.setattr(irmb, 'PLAIN_ATTENTION_CHUNK_ELEMENTS', 2 * 4 * 9 * 9)
+    torch.manual_seed(0)
+    block = iRMB(16, 16, expand_ratio=2, use_attn=True, head_dim=4, window_size=3,
+                 norm_cfg=dict(type='LN2d', eps=1e-6), act_cfg=dict(type='GELU')).eval()
+    block.switch_to_deploy()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter('ignore', torch.jit.TracerWarning)  # shape checks, as meant
+        traced = torch.jit.trace(block, torch.randn(1, 16, 9, 12))  # 12 windows
+        x = torch.randn(3, 16, 9, 12)
+        torch.testing.assert_close(traced(x), block(x), rtol=1e-5, atol=1e-6)
 
 
 def attention_kernels(block, x):
