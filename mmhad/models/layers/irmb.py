@@ -335,10 +335,11 @@ class iRMB(BaseModule):  # noqa: N801  (the paper's name)
         un-normalised input, so nothing else sees the norm. Attention blocks attend
         over windows of up to :data:`EXPLICIT_ATTENTION_MAX_TOKENS` tokens with plain
         matmuls (see :func:`emo_grid_window_attention`)."""
-        if self.use_attn:
+        if self.use_attn:  # its input norm feeds qk and the attention too: no fold
             self.explicit_attention_max_tokens = EXPLICIT_ATTENTION_MAX_TOKENS
+            return
         norm, conv = self.norm, getattr(self.v, 'conv', None)
-        if self.use_attn or not isinstance(norm, nn.modules.batchnorm._BatchNorm) \
+        if not isinstance(norm, nn.modules.batchnorm._BatchNorm) \
                 or conv is None or conv.kernel_size != (1, 1) or conv.groups != 1:
             return
         scale = (norm.running_var + norm.eps).rsqrt()

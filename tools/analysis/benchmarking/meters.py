@@ -26,19 +26,25 @@ M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLDS = (2 ** 30, 32 * 2 ** 20)
 
 
+def _libc_function(name):
+    """glibc's ``name`` through ctypes, or ``None`` where there is no glibc."""
+    try:
+        import ctypes
+        return getattr(ctypes.CDLL('libc.so.6'), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def steady_heap():
     """Make glibc's malloc keep what is freed in the heap, as a long-running process's
     heap is once warm: blocks up to 1 GiB (32 MiB on older glibc) come from the heap
     instead of fresh ``mmap`` pages, and the heap's top is not handed back to the kernel.
     Every forward then reuses pages already mapped instead of faulting fresh ones in
     (what a tensor's first touch costs otherwise). For this process, from now on;
-    ``False`` (nothing changed) where there is no glibc."""
-    try:
-        import ctypes
-        mallopt = ctypes.CDLL('libc.so.6').mallopt
-    except (OSError, AttributeError):
-        return False
-    if not any(mallopt(M_MMAP_THRESHOLD, t) for t in MMAP_THRESHOLDS):
+    ``False`` where there is no glibc or it refuses the mmap threshold (nothing
+    changed)."""
+    mallopt = _libc_function('mallopt')
+    if mallopt is None or not any(mallopt(M_MMAP_THRESHOLD, t) for t in MMAP_THRESHOLDS):
         return False
     return bool(mallopt(M_TRIM_THRESHOLD, 2 ** 31 - 1))
 
@@ -58,11 +64,7 @@ class PeakMemory:
 
     def __init__(self):
         self.method = 'VmHWM-VmRSS'
-        try:
-            import ctypes
-            self._trim = ctypes.CDLL('libc.so.6').malloc_trim
-        except (OSError, AttributeError):
-            self._trim = None
+        self._trim = _libc_function('malloc_trim')
         try:
             with open('/proc/self/clear_refs', 'w') as f:
                 f.write('5')
