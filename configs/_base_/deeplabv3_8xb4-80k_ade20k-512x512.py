@@ -25,7 +25,8 @@ auto_scale_lr = dict(enable=False, base_batch_size=32)
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1.2e-4, betas=(0.9, 0.999), weight_decay=0.01),
+    optimizer=dict(type='AdamW', lr=1.2e-4, betas=(0.9, 0.999), weight_decay=0.01,
+                   fused=True),  # fused: one kernel, the same update (configs/README.md)
     paramwise_cfg=dict(custom_keys={
         'norm': dict(decay_mult=0.),
         # mmhad names EMO's official DW-conv norm 'conv_local.norm' as 'conv_local.bn'

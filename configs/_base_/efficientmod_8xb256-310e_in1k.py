@@ -40,7 +40,7 @@ test_dataloader = val_dataloader
 # timm's optimizer factory: no weight decay on 1-d parameters (norms, biases, layer scale)
 optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=4e-3, weight_decay=0.05, eps=1e-8,
-                   betas=(0.9, 0.999)),
+                   betas=(0.9, 0.999), fused=True),  # fused: configs/README.md
     paramwise_cfg=dict(
         _delete_=True,
         norm_decay_mult=0.,

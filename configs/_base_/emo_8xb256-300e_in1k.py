@@ -49,7 +49,8 @@ val_dataloader = dict(batch_size=125, num_workers=8)
 test_dataloader = val_dataloader
 
 optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=6e-3, weight_decay=0.05, eps=1e-8, betas=(0.9, 0.999)),
+    optimizer=dict(type='AdamW', lr=6e-3, weight_decay=0.05, eps=1e-8, betas=(0.9, 0.999),
+                   fused=True),  # fused: one kernel, the same update (configs/README.md)
     # official add_weight_decay: no decay on 1-d parameters and biases
     paramwise_cfg=dict(_delete_=True, norm_decay_mult=0., bias_decay_mult=0.),
     clip_grad=dict(max_norm=5.0),

@@ -40,7 +40,8 @@ test_dataloader = val_dataloader
 
 max_epochs = 200
 optim_wrapper = dict(
-    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-4))
+    optimizer=dict(type='AdamW', lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-4,
+                   fused=True))  # fused: one kernel, the same update (configs/README.md)
 param_scheduler = [
     # (epoch + 1) / 10 for epochs 0..9, stepped per epoch
     dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=10),

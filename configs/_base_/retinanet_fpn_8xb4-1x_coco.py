@@ -22,7 +22,7 @@ auto_scale_lr = dict(enable=False, base_batch_size=32)
 # AdamW 2e-4; no weight decay on parameters whose name contains 'norm' (substring match)
 optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='AdamW', lr=2e-4, betas=(0.9, 0.999),
-                   weight_decay=0.05),
+                   weight_decay=0.05, fused=True),  # fused: configs/README.md
     paramwise_cfg=dict(custom_keys={
         'norm': dict(decay_mult=0.),
         # mmhad names EMO's official DW-conv norm 'conv_local.norm' as 'conv_local.bn'

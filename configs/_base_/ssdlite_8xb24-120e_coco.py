@@ -27,7 +27,7 @@ auto_scale_lr = dict(enable=False, base_batch_size=192)
 # norms of EMO; the stem BN and every neck/head BN (named 'bn') keep wd 0.05.
 optim_wrapper = dict(
     optimizer=dict(_delete_=True, type='AdamW', lr=1.2e-3, betas=(0.9, 0.999),
-                   weight_decay=0.05),
+                   weight_decay=0.05, fused=True),  # fused: configs/README.md
     paramwise_cfg=dict(custom_keys={
         'norm': dict(decay_mult=0.),
         # mmhad names EMO's official DW-conv norm 'conv_local.norm' as 'conv_local.bn'

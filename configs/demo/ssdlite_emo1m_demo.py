@@ -77,7 +77,8 @@ train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 optim_wrapper = dict(
     _delete_=True,
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=3e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=3e-3, betas=(0.9, 0.999), weight_decay=0.05,
+                   fused=True),  # fused: one kernel, the same update (configs/README.md)
     paramwise_cfg=dict(norm_decay_mult=0.0),
     clip_grad=dict(max_norm=10.0))
 param_scheduler = [
