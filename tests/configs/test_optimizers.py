@@ -1,4 +1,4 @@
-"""Every training config runs PyTorch's fused AdamW (``fused=True``), and that kernel takes
+"""Every AdamW config runs PyTorch's fused AdamW (``fused=True``), and that kernel takes
 the update of the per-parameter loop PyTorch would run on the CPU otherwise
 (configs/README.md, "Implementation choices")."""
 import copy
@@ -48,8 +48,8 @@ def test_fused_adamw_takes_the_recipe_update(recipe):
     rounding (a different update, e.g. coupled weight decay, differs by ~lr x wd)."""
     cfg = Config.fromfile(osp.join(REPO, 'configs', '_base_', recipe))
     torch.manual_seed(0)
-    models = [TinyNet(), None]
-    models[1] = copy.deepcopy(models[0])
+    net = TinyNet()
+    models = [net, copy.deepcopy(net)]
     wrappers = []
     for model, fused in zip(models, (True, False)):
         wrapper_cfg = copy.deepcopy(cfg.optim_wrapper)
