@@ -71,10 +71,12 @@ def build_runner(cfg):
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
-    from mmhad.engine import RNGStateHook, count_norm_layers
+    from mmhad.engine import KeepOptimizerOptionsHook, RNGStateHook, count_norm_layers
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
     # resuming continues the random streams instead of re-seeding them
     runner.register_hook(RNGStateHook())
+    # resuming keeps the config's optimizer kernel (fused), not the checkpoint's
+    runner.register_hook(KeepOptimizerOptionsHook())
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     norms = count_norm_layers(model)
     if any(norms.values()):

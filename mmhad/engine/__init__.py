@@ -5,6 +5,8 @@
 * :mod:`.amp`: ``CPUAutocastOptimWrapper`` (``OPTIM_WRAPPERS``) and ``enable_amp``.
 * :mod:`.hooks.rng_state_hook`: ``RNGStateHook`` (``HOOKS``), random generator states
   in checkpoints so a resumed run reproduces an uninterrupted one.
+* :mod:`.hooks.optimizer_options_hook`: ``KeepOptimizerOptionsHook`` (``HOOKS``), a
+  resumed run keeps the configured optimizer implementation (``fused``).
 * :mod:`.hooks.deploy_hook`: ``SwitchToDeployHook`` (``HOOKS``), test the deploy form.
 * :mod:`.distributed`: ``init_distributed`` / ``cpu_ddp_wrapper_cfg`` and
   ``CPUDistributedDataParallel`` (``MODEL_WRAPPERS``), DDP over gloo without CUDA.
@@ -13,11 +15,13 @@
 """
 from .amp import CPUAutocastOptimWrapper, enable_amp
 from .distributed import CPUDistributedDataParallel, cpu_ddp_wrapper_cfg, init_distributed
-from .hooks import RNGStateHook, SwitchToDeployHook, get_rng_state, set_rng_state
+from .hooks import (KeepOptimizerOptionsHook, RNGStateHook, SwitchToDeployHook,
+                    get_rng_state, set_rng_state)
 from .sync_bn import (CPUSyncBatchNorm, convert_cpu_sync_bn, count_norm_layers,
                       is_cpu_sync_bn)
 
 __all__ = ['CPUAutocastOptimWrapper', 'enable_amp', 'CPUDistributedDataParallel',
-           'cpu_ddp_wrapper_cfg', 'init_distributed', 'RNGStateHook', 'SwitchToDeployHook', 'get_rng_state',
+           'cpu_ddp_wrapper_cfg', 'init_distributed', 'KeepOptimizerOptionsHook',
+           'RNGStateHook', 'SwitchToDeployHook', 'get_rng_state',
            'set_rng_state', 'CPUSyncBatchNorm', 'convert_cpu_sync_bn', 'count_norm_layers',
            'is_cpu_sync_bn']

@@ -21,6 +21,7 @@ SCRIPT = textwrap.dedent('''
     assert 'mmhad' not in sys.modules
     assert MODEL_WRAPPERS.get('CPUDistributedDataParallel') is None
     assert HOOKS.get('RNGStateHook') is None
+    assert HOOKS.get('KeepOptimizerOptionsHook') is None
 
     cfg_file, store = sys.argv[1], sys.argv[2]
     with open(cfg_file, 'w') as f:
@@ -39,6 +40,8 @@ SCRIPT = textwrap.dedent('''
     assert OPTIM_WRAPPERS.get('CPUAutocastOptimWrapper') is CPUAutocastOptimWrapper
     hook = HOOKS.build(cfg.custom_hooks[0])
     assert type(hook) is RNGStateHook and hook.priority == 'VERY_LOW'
+    from mmhad.engine import KeepOptimizerOptionsHook
+    assert HOOKS.get('KeepOptimizerOptionsHook') is KeepOptimizerOptionsHook
 
     # a real build: one gloo process, the wrapper converts BN to the CPU SyncBN
     dist.init_process_group('gloo', init_method='file://' + store, rank=0,

@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs/demo/ssdlite_emo1m_demo.py')
@@ -40,8 +41,10 @@ def losses(work_dir):
 @pytest.mark.slow
 def test_train_resume_test_cycle(tmp_path):
     work = str(tmp_path / 'work')
+    # the first epoch as mmhad saved it before its AdamW configs said fused=True
     run_tool('train.py', CONFIG, '--work-dir', work, '--cfg-options',
-             'train_cfg.max_epochs=1', *TINY, cwd=str(tmp_path))
+             'train_cfg.max_epochs=1', 'optim_wrapper.optimizer.fused=False', *TINY,
+             cwd=str(tmp_path))
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
     first = losses(work)
     assert len(first) == 2 and all(math.isfinite(v) for v in first)  # 2 iterations
@@ -50,6 +53,12 @@ def test_train_resume_test_cycle(tmp_path):
                    'train_cfg.max_epochs=2', *TINY, cwd=str(tmp_path))
     assert re.search(r'resumed epoch: 1, iter: 2', log), log[-2000:]
     assert osp.isfile(osp.join(work, 'epoch_2.pth'))
+    # the resumed run used the config's fused kernel (KeepOptimizerOptionsHook), not the
+    # checkpoint's per-parameter loop
+    assert 'fused: False -> True' in log, log[-2000:]
+    saved = torch.load(osp.join(work, 'epoch_2.pth'), map_location='cpu',
+                       weights_only=False)['optimizer']['param_groups']
+    assert {group['fused'] for group in saved} == {True}
 
     out = run_tool('test.py', CONFIG, osp.join(work, 'epoch_2.pth'), '--work-dir',
                    str(tmp_path / 'test'), '--cfg-options', *TINY, cwd=str(tmp_path))
