@@ -102,3 +102,49 @@ def smallest_arch(name: str) -> str:
                  for arch in registered_backbones()[name].arch_settings}
         _SMALLEST_ARCH[name] = min(sizes, key=sizes.get)
     return _SMALLEST_ARCH[name]
+
+
+def toy_runner(work_dir, max_epochs: int, optimizer: dict, resume: bool = False,
+               hooks: Sequence[dict] = (), name: str = 'toy'):
+    """An MMEngine ``Runner`` over a linear regression of 8 seeded samples (batch 4, two
+    iterations an epoch, no shuffling), checkpointing every epoch: for tests of
+    checkpoint save / load / resume. Built the same way for the same arguments (the
+    model is seeded before the Runner seeds)."""
+    from mmengine.model import BaseModel
+    from mmengine.runner import Runner
+    from torch import nn
+    from torch.utils.data import Dataset
+
+    class ToyRegressor(BaseModel):
+
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(3, 1)
+
+        def forward(self, inputs, labels, mode='tensor'):
+            out = self.linear(inputs)  # default_collate already stacked the batch
+            if mode == 'loss':
+                return dict(loss=((out.squeeze(1) - labels)**2).mean())
+            return out
+
+    class ToyRegressionData(Dataset):
+
+        def __len__(self):
+            return 8
+
+        def __getitem__(self, i):
+            x = torch.randn(3, generator=torch.Generator().manual_seed(i))
+            return dict(inputs=x, labels=x.sum())
+
+    torch.manual_seed(0)
+    return Runner(
+        model=ToyRegressor(), work_dir=str(work_dir),
+        experiment_name=f'{name}{max_epochs}{resume}{len(hooks)}',
+        train_dataloader=dict(dataset=ToyRegressionData(),
+                              sampler=dict(type='DefaultSampler', shuffle=False),
+                              batch_size=4, collate_fn=dict(type='default_collate')),
+        optim_wrapper=dict(optimizer=optimizer),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
+        custom_hooks=list(hooks), resume=resume, randomness=dict(seed=0),
+        default_scope='mmengine')

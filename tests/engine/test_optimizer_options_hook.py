@@ -3,52 +3,17 @@ the config's (``fused=True``), and the optimizer state still comes from the chec
 import pytest
 import torch
 from mmengine.logging import MMLogger
-from mmengine.model import BaseModel
-from mmengine.runner import Runner
 from torch import nn
-from torch.utils.data import Dataset
 
 from mmhad.engine import KeepOptimizerOptionsHook
 from mmhad.utils.compat import apply_runtime_patches
-
-
-class ToyModel(BaseModel):
-
-    def __init__(self):
-        super().__init__()
-        self.linear = nn.Linear(3, 2)
-
-    def forward(self, inputs, labels, mode='tensor'):
-        out = self.linear(inputs)
-        if mode == 'loss':
-            return dict(loss=((out.sum(1) - labels)**2).mean())
-        return out
-
-
-class ToyData(Dataset):
-
-    def __len__(self):
-        return 8
-
-    def __getitem__(self, i):
-        x = torch.randn(3, generator=torch.Generator().manual_seed(i))
-        return dict(inputs=x, labels=x.sum())
+from tests.helpers import toy_runner
 
 
 def _runner(work_dir, max_epochs, fused, resume=False, hooks=()):
-    torch.manual_seed(0)  # the model is built before the Runner seeds
-    return Runner(
-        model=ToyModel(), work_dir=str(work_dir),
-        experiment_name=f'toy{max_epochs}{fused}{resume}{len(hooks)}',
-        train_dataloader=dict(dataset=ToyData(), sampler=dict(type='DefaultSampler',
-                                                              shuffle=False),
-                              batch_size=4, collate_fn=dict(type='default_collate')),
-        optim_wrapper=dict(optimizer=dict(type='AdamW', lr=0.01, weight_decay=0.05,
-                                          fused=fused)),
-        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
-        custom_hooks=list(hooks), resume=resume, randomness=dict(seed=0),
-        default_scope='mmengine')
+    return toy_runner(work_dir, max_epochs, dict(type='AdamW', lr=0.01, weight_decay=0.05,
+                                                 fused=fused),
+                      resume=resume, hooks=hooks, name=f'adamw{fused}')
 
 
 @pytest.fixture

@@ -3,49 +3,13 @@ import pickle
 
 import pytest
 import torch
-from mmengine.model import BaseModel
-from mmengine.runner import Runner
-from torch import nn
-from torch.utils.data import Dataset
 
 from mmhad.utils.compat import apply_runtime_patches
-
-
-class ToyModel(BaseModel):
-
-    def __init__(self):
-        super().__init__()
-        self.linear = nn.Linear(2, 1)
-
-    def forward(self, inputs, labels, mode='tensor'):
-        out = self.linear(inputs)  # default_collate already stacked the batch
-        if mode == 'loss':
-            return dict(loss=((out.squeeze(1) - labels)**2).mean())
-        return out
-
-
-class ToyData(Dataset):
-
-    def __len__(self):
-        return 8
-
-    def __getitem__(self, i):
-        g = torch.Generator().manual_seed(i)
-        x = torch.randn(2, generator=g)
-        return dict(inputs=x, labels=x.sum())
+from tests.helpers import toy_runner
 
 
 def _runner(work_dir, max_epochs, resume=False):
-    torch.manual_seed(0)  # the model is built before the Runner seeds
-    return Runner(
-        model=ToyModel(), work_dir=str(work_dir), experiment_name=f'toy{max_epochs}{resume}',
-        train_dataloader=dict(dataset=ToyData(), sampler=dict(type='DefaultSampler',
-                                                              shuffle=False),
-                              batch_size=4, collate_fn=dict(type='default_collate')),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
-        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
-        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
-        resume=resume, randomness=dict(seed=0), default_scope='mmengine')
+    return toy_runner(work_dir, max_epochs, dict(type='SGD', lr=0.1), resume=resume)
 
 
 def test_unpatched_torch_load_rejects_runner_checkpoint(tmp_path):
