@@ -4,6 +4,10 @@ from collections import OrderedDict
 from typing import Iterable, Sequence, Tuple
 
 import torch
+from mmengine.model import BaseModel
+from mmengine.runner import Runner
+from torch import nn
+from torch.utils.data import Dataset
 
 
 def fill_state_dict(keys_shapes: Iterable[Tuple[str, Sequence[int]]],
@@ -104,39 +108,39 @@ def smallest_arch(name: str) -> str:
     return _SMALLEST_ARCH[name]
 
 
+
+class ToyRegressor(BaseModel):
+    """``Linear(3, 1)`` fitted to the sum of its inputs (the model of :func:`toy_runner`)."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3, 1)
+
+    def forward(self, inputs, labels, mode='tensor'):
+        out = self.linear(inputs)  # default_collate already stacked the batch
+        if mode == 'loss':
+            return dict(loss=((out.squeeze(1) - labels)**2).mean())
+        return out
+
+
+class ToyRegressionData(Dataset):
+    """8 seeded samples ``x ~ N(0, I_3)`` labelled ``x.sum()``."""
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, i):
+        x = torch.randn(3, generator=torch.Generator().manual_seed(i))
+        return dict(inputs=x, labels=x.sum())
+
+
 def toy_runner(work_dir, max_epochs: int, optimizer: dict, resume: bool = False,
-               hooks: Sequence[dict] = (), name: str = 'toy'):
-    """An MMEngine ``Runner`` over a linear regression of 8 seeded samples (batch 4, two
-    iterations an epoch, no shuffling), checkpointing every epoch: for tests of
-    checkpoint save / load / resume. Built the same way for the same arguments (the
-    model is seeded before the Runner seeds)."""
-    from mmengine.model import BaseModel
-    from mmengine.runner import Runner
-    from torch import nn
-    from torch.utils.data import Dataset
-
-    class ToyRegressor(BaseModel):
-
-        def __init__(self):
-            super().__init__()
-            self.linear = nn.Linear(3, 1)
-
-        def forward(self, inputs, labels, mode='tensor'):
-            out = self.linear(inputs)  # default_collate already stacked the batch
-            if mode == 'loss':
-                return dict(loss=((out.squeeze(1) - labels)**2).mean())
-            return out
-
-    class ToyRegressionData(Dataset):
-
-        def __len__(self):
-            return 8
-
-        def __getitem__(self, i):
-            x = torch.randn(3, generator=torch.Generator().manual_seed(i))
-            return dict(inputs=x, labels=x.sum())
-
-    torch.manual_seed(0)
+               hooks: Sequence[dict] = (), name: str = 'toy') -> Runner:
+    """An MMEngine ``Runner`` training :class:`ToyRegressor` on
+    :class:`ToyRegressionData` (batch 4, two iterations an epoch, no shuffling),
+    checkpointing every epoch: for tests of checkpoint save / load / resume. The same
+    arguments build the same run."""
+    torch.manual_seed(0)  # the model is built before the Runner seeds
     return Runner(
         model=ToyRegressor(), work_dir=str(work_dir),
         experiment_name=f'{name}{max_epochs}{resume}{len(hooks)}',
